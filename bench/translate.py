@@ -1,0 +1,341 @@
+"""Benchmark: events per CPU-second of the dry-run path, beside a hand-written ideal translation.
+
+Run: python bench/translate.py [--events N]
+
+Both sides read the same generated tracking log (enrollment, problem_check, certificates, forum,
+pre-roll video), decode each line, build the statements and serialise them to JSON. The dry-run
+side is the product's own path (read_lines -> parse_line -> Translator -> checks -> orjson); the
+ideal is plain Python that builds equivalent statements directly, with no mapping language.
+Figures are CPU seconds of this process (time.process_time), so other load does not skew them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import random
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from translator.config import Settings
+from translator.engine import Translator
+from translator.events import read_lines
+from translator.pipeline import Summary, run, translate_lines
+from translator.plan import load_plan
+
+LMS = "http://localhost:18000"
+SECRET = b"bench-secret"
+NAMESPACE = uuid.UUID("6f0d1d4e-5c1b-4b8e-9a51-6a0c8e2f3b7d")
+VERSION_EXT = "https://w3id.org/xapi/openedx/extension/transformer-version"
+SESSION_EXT = "https://w3id.org/xapi/openedx/extensions/session-id"
+
+
+def _event(kind: str, rng: random.Random, n: int) -> dict[str, Any]:
+    course = f"course-v1:Org{rng.randint(1, 5)}+C{rng.randint(1, 20)}+2024"
+    user = rng.randint(1, 50_000)
+    context = {
+        "course_id": course,
+        "org_id": course.split(":")[1].split("+")[0],
+        "user_id": user,
+        "path": "/event",
+    }
+    base: dict[str, Any] = {
+        "username": f"user{user}",
+        "ip": "10.1.2.3",
+        "agent": "Mozilla/5.0",
+        "host": "courses.example.org",
+        "referer": f"https://courses.example.org/courses/{course}/courseware",
+        "accept_language": "en-US",
+        "session": f"{n:032x}",
+        "time": f"2024-05-01T10:{n // 60 % 60:02d}:{n % 60:02d}.{n % 1_000_000:06d}+00:00",
+        "context": context,
+        "page": None,
+    }
+    block = f"block-v1:{course[10:]}+type@problem+block@{rng.getrandbits(64):016x}"
+    if kind == "enrollment":
+        event = {"course_id": course, "user_id": user, "mode": rng.choice(["audit", "verified"])}
+        return {
+            **base,
+            "name": "edx.course.enrollment.activated",
+            "event_type": "edx.course.enrollment.activated",
+            "event_source": "server",
+            "event": event,
+        }
+    if kind == "problem":
+        key = f"{block[-16:]}_2_1"
+        grade = rng.randint(0, 2)
+        event = {
+            "problem_id": block,
+            "attempts": rng.randint(1, 3),
+            "grade": grade,
+            "max_grade": 2,
+            "success": "correct" if grade == 2 else "incorrect",
+            "answers": {key: "choice_1"},
+            "submission": {
+                key: {
+                    "answer": "Paris",
+                    "correct": grade == 2,
+                    "input_type": "choicegroup",
+                    "question": "Capital of France?",
+                    "response_type": "multiplechoiceresponse",
+                    "variant": "",
+                    "group_label": "",
+                }
+            },
+            "correct_map": {key: {"correctness": "correct" if grade == 2 else "incorrect"}},
+            "state": {"seed": 1, "done": True},
+        }
+        context["module"] = {"usage_key": block, "display_name": "Capitals"}
+        return {
+            **base,
+            "name": "problem_check",
+            "event_type": "problem_check",
+            "event_source": "server",
+            "event": event,
+        }
+    if kind == "certificate":
+        event = {
+            "user_id": user,
+            "course_id": course,
+            "certificate_id": f"{rng.getrandbits(128):032x}",
+            "certificate_url": f"https://courses.example.org/certificates/{n}",
+            "enrollment_mode": "verified",
+            "generation_mode": "batch",
+        }
+        return {
+            **base,
+            "name": "edx.certificate.created",
+            "event_type": "edx.certificate.created",
+            "event_source": "server",
+            "event": event,
+        }
+    if kind == "forum":
+        event = {
+            "id": f"{rng.getrandbits(96):024x}",
+            "commentable_id": "course",
+            "title": "Week 1",
+            "body": "How do I start?",
+            "thread_type": "question",
+            "anonymous": False,
+            "anonymous_to_peers": False,
+            "category_id": "i4x-general",
+            "category_name": "General",
+            "options": {"followed": True},
+            "truncated": False,
+            "title_truncated": False,
+            "url": "https://courses.example.org/discussion",
+            "user_forums_roles": ["Student"],
+            "user_course_roles": [],
+            "group_id": None,
+            "team_id": None,
+        }
+        return {
+            **base,
+            "name": "edx.forum.thread.created",
+            "event_type": "edx.forum.thread.created",
+            "event_source": "server",
+            "event": event,
+        }
+    video = f"block-v1:{course[10:]}+type@video+block@{rng.getrandbits(64):016x}"
+    event = {
+        "host_component_id": video,
+        "bumper_id": "/assets/bumper.mp4",
+        "code": "html5",
+        "currentTime": round(rng.random() * 10, 2),
+        "duration": 10.0,
+    }
+    return {
+        **base,
+        "name": "edx.video.bumper.played",
+        "event_type": "edx.video.bumper.played",
+        "event_source": "browser",
+        "event": orjson.dumps(event).decode(),
+    }
+
+
+KINDS = ("enrollment", "problem", "certificate", "forum", "video")
+
+
+def generate_log(path: Path, count: int) -> None:
+    """Write `count` tracking-log lines, the five families in equal parts."""
+    rng = random.Random(7)
+    with path.open("wb") as handle:
+        for n in range(count):
+            handle.write(orjson.dumps(_event(KINDS[n % len(KINDS)], rng, n)) + b"\n")
+
+
+# --- the ideal: a hand-written translation of the same events ------------------------------------
+
+
+def _actor(user: Any) -> dict[str, Any]:
+    digest = hmac.new(SECRET, str(user).encode(), hashlib.sha256).digest()
+    return {
+        "objectType": "Agent",
+        "account": {"homePage": LMS, "name": str(uuid.UUID(bytes=digest[:16], version=4))},
+    }
+
+
+def _base(raw: dict[str, Any], verb: str, display: str, obj: dict[str, Any]) -> dict[str, Any]:
+    ctx = raw["context"]
+    course_iri = f"{LMS}/course/{ctx['course_id']}"
+    statement = {
+        "id": str(uuid.uuid5(NAMESPACE, raw["time"] + raw["name"] + str(ctx["user_id"]))),
+        "version": "1.0.3",
+        "timestamp": raw["time"],
+        "actor": _actor(ctx["user_id"]),
+        "verb": {"id": verb, "display": {"en": display}},
+        "object": obj,
+        "context": {
+            "extensions": {VERSION_EXT: "edx-xapi-translator@bench", SESSION_EXT: raw["session"]},
+        },
+    }
+    if obj["id"] != course_iri:
+        statement["context"]["contextActivities"] = {
+            "parent": [
+                {
+                    "objectType": "Activity",
+                    "id": course_iri,
+                    "definition": {"type": "http://adlnet.gov/expapi/activities/course"},
+                }
+            ]
+        }
+    return statement
+
+
+def hand_translate(line: bytes) -> list[dict[str, Any]]:
+    """The ideal translation of one generated line."""
+    raw = orjson.loads(line)
+    name = raw["name"]
+    event = raw["event"]
+    if isinstance(event, str):
+        event = orjson.loads(event)
+    if name == "edx.course.enrollment.activated":
+        obj = {
+            "objectType": "Activity",
+            "id": f"{LMS}/course/{event['course_id']}",
+            "definition": {
+                "type": "http://adlnet.gov/expapi/activities/course",
+                "extensions": {"https://w3id.org/xapi/acrossx/extensions/type": event["mode"]},
+            },
+        }
+        return [_base(raw, "http://adlnet.gov/expapi/verbs/registered", "registered", obj)]
+    if name == "problem_check":
+        (submission,) = event["submission"].values()
+        obj = {
+            "objectType": "Activity",
+            "id": f"{LMS}/xblock/{event['problem_id']}",
+            "definition": {
+                "type": "http://adlnet.gov/expapi/activities/cmi.interaction",
+                "interactionType": "choice",
+                "description": {"en-US": submission["question"]},
+                "extensions": {"http://id.tincanapi.com/extension/attempt-id": event["attempts"]},
+            },
+        }
+        statement = _base(raw, "https://w3id.org/xapi/acrossx/verbs/evaluated", "evaluated", obj)
+        statement["result"] = {
+            "score": {
+                "raw": event["grade"],
+                "min": 0,
+                "max": event["max_grade"],
+                "scaled": round(event["grade"] / event["max_grade"], 4),
+            },
+            "success": event["success"] == "correct",
+            "response": submission["answer"],
+        }
+        return [statement]
+    if name == "edx.certificate.created":
+        obj = {
+            "objectType": "Activity",
+            "id": f"{LMS}/certificates/{event['certificate_id']}",
+            "definition": {"type": "https://w3id.org/xapi/openedx/activity/certificate"},
+        }
+        return [_base(raw, "http://activitystrea.ms/schema/1.0/receive", "received", obj)]
+    if name == "edx.forum.thread.created":
+        obj = {
+            "objectType": "Activity",
+            "id": f"{LMS}/api/discussion/v1/threads/{event['id']}",
+            "definition": {
+                "type": "http://id.tincanapi.com/activitytype/discussion",
+                "name": {"en": event["title"]},
+            },
+        }
+        return [_base(raw, "https://w3id.org/xapi/acrossx/verbs/posted", "posted", obj)]
+    obj = {
+        "objectType": "Activity",
+        "id": f"{LMS}/xblock/{event['host_component_id']}",
+        "definition": {"type": "https://w3id.org/xapi/video/activity-type/video"},
+    }
+    statement = _base(raw, "https://w3id.org/xapi/video/verbs/played", "played", obj)
+    statement["result"] = {
+        "extensions": {"https://w3id.org/xapi/video/extensions/time": event["currentTime"]}
+    }
+    return [statement]
+
+
+def bench_ideal(path: Path) -> tuple[float, int]:
+    """CPU seconds and statements of the hand-written translation over the log."""
+    started = time.process_time()
+    statements = 0
+    sink = bytearray()
+    with path.open("rb") as handle:
+        for line in handle:
+            for statement in hand_translate(line):
+                sink += orjson.dumps(statement) + b"\n"
+                statements += 1
+            if len(sink) > 1 << 20:
+                sink.clear()
+    return time.process_time() - started, statements
+
+
+def bench_dry_run(path: Path) -> tuple[float, Summary]:
+    """CPU seconds and summary of the product's dry-run path over the log (start-up included)."""
+    started = time.process_time()
+    settings = Settings(lms_root_url=LMS, pseudonym_secret=SECRET.decode())
+    translator = Translator(load_plan(settings), id_namespace=settings.id_namespace)
+    summary = Summary()
+    sink = bytearray()
+
+    def emit(statement: dict[str, Any], _result: Any) -> None:
+        sink.extend(orjson.dumps(statement) + b"\n")
+        if len(sink) > 1 << 20:
+            sink.clear()
+
+    lines = read_lines([str(path)], max_line_bytes=settings.max_line_bytes)
+    run(
+        translate_lines(lines, translator, max_line_bytes=settings.max_line_bytes),
+        summary,
+        on_statement=emit,
+    )
+    return time.process_time() - started, summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=100_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        log = Path(folder) / "tracking.log"
+        generate_log(log, args.events)
+        ideal_seconds, ideal_statements = bench_ideal(log)
+        dry_seconds, summary = bench_dry_run(log)
+    assert summary.reconciles and summary.translated == args.events, summary.total_line()
+    ideal_rate = args.events / ideal_seconds
+    dry_rate = args.events / dry_seconds
+    print(f"events: {args.events} ({', '.join(KINDS)})")
+    print(
+        f"dry-run path : {dry_rate:>10,.0f} events per CPU-second ({summary.statements} statements)"
+    )
+    print(
+        f"hand-written : {ideal_rate:>10,.0f} events per CPU-second ({ideal_statements} statements)"
+    )
+    print(f"ratio        : {ideal_rate / dry_rate:.2f}x slower than the hand-written ideal")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,420 @@
+"""Real services for tests and benchmarks: redis-server and ralph on 127.0.0.1, stopped by pid."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+__all__ = [
+    "RALPH_VERSION",
+    "RalphLRS",
+    "RecordedRequest",
+    "RedisServer",
+    "ServiceError",
+    "StubAnswer",
+    "StubLRS",
+    "free_port",
+    "ralph_python",
+]
+
+RALPH_VERSION = "5.1.0"
+_RALPH_REQUIREMENTS = [f"ralph-malph[cli,lrs]=={RALPH_VERSION}", "requests"]
+_START_TIMEOUT = 30.0
+
+# Run inside ralph's venv, then serve the app on loopback, one worker. Two fixes to 5.1.0's fs
+# backend: it writes with "create", so every POST after the first that stores statements fails
+# with 500; and every read of the store appends to a history (for `ralph read --new`, which the
+# LRS never uses) that it rewrites whole, so each request is slower than the one before over the
+# server's life, which would make a session-wide server and the benchmark drift.
+_LAUNCHER = """\
+import sys
+
+from ralph.backends.data.base import BaseOperationType
+from ralph.backends.data.mixins import HistoryMixin
+from ralph.backends.lrs.fs import FSLRSBackend
+
+FSLRSBackend.default_operation_type = BaseOperationType.APPEND
+HistoryMixin.append_to_history = lambda self, event: None
+
+import uvicorn
+
+uvicorn.run(
+    "ralph.api:app",
+    host="127.0.0.1",
+    port=int(sys.argv[1]),
+    workers=1,
+    log_level="warning",
+    access_log=False,
+)
+"""
+
+# Run inside ralph's venv: write the auth file, the password read from stdin. bcrypt's lowest cost
+# keeps the LRS's per-request password check cheap; this is a test LRS.
+_WRITE_AUTH = """\
+import json, sys
+
+import bcrypt
+
+username, path = sys.argv[1], sys.argv[2]
+password = sys.stdin.read().encode()
+user = {
+    "username": username,
+    "hash": bcrypt.hashpw(password, bcrypt.gensalt(rounds=4)).decode(),
+    "scopes": ["all"],
+    "agent": {"mbox": f"mailto:{username}@example.org"},
+}
+with open(path, "w") as out:
+    json.dump([user], out)
+"""
+
+
+class ServiceError(RuntimeError):
+    """A test service cannot be started; the message says what to install or look at."""
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _stop(process: subprocess.Popen[bytes] | None) -> None:
+    """Terminate by pid, then kill if it does not go within 5 s."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+class RedisServer:
+    """A throw-away redis-server on a free loopback port, without persistence."""
+
+    def __init__(self, workdir: Path, *, port: int | None = None) -> None:
+        self.workdir = Path(workdir)
+        self.port = port or free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        binary = shutil.which("redis-server") or (
+            "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None
+        )
+        if binary is None:
+            raise ServiceError(
+                "redis-server is not installed: install Debian's package "
+                "(`apt-get install redis-server`); the tests need a real Redis"
+            )
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        log = self.workdir / "redis.log"
+        args = [
+            binary,
+            "--bind", "127.0.0.1",
+            "--port", str(self.port),
+            "--dir", str(self.workdir),
+            "--save", "",
+            "--appendonly", "no",
+            "--daemonize", "no",
+            "--logfile", str(log),
+        ]  # fmt: skip
+        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + _START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise ServiceError(f"redis-server exited at start:\n{_tail(log)}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                    sock.sendall(b"PING\r\n")
+                    if sock.recv(64).startswith(b"+PONG"):
+                        return self
+            except OSError:
+                pass
+            time.sleep(0.02)
+        self.stop()
+        raise ServiceError(f"redis-server did not answer within {_START_TIMEOUT:g} s")
+
+    def stop(self) -> None:
+        _stop(self.process)
+        self.process = None
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock file, so that parallel test runs install the venv once."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def ralph_python() -> Path:
+    """The python of ralph's own venv, created once (ralph's pins clash with ours).
+
+    The venv is `$TRANSLATOR_TEST_RALPH_VENV`, or `~/.cache/edx-xapi-translator/ralph-<version>`;
+    a `.ready` marker tells that its install finished.
+    """
+    default = Path.home() / ".cache" / "edx-xapi-translator" / f"ralph-{RALPH_VERSION}"
+    venv = Path(os.environ.get("TRANSLATOR_TEST_RALPH_VENV") or default)
+    python = venv / "bin" / "python"
+    ready = venv / ".ready"
+    if ready.exists():
+        return python
+    with _locked(venv.with_name(venv.name + ".lock")):
+        if ready.exists():
+            return python
+        steps = [
+            [sys.executable, "-m", "venv", "--clear", str(venv)],
+            [str(python), "-m", "pip", "install", "--quiet", *_RALPH_REQUIREMENTS],
+        ]
+        for step in steps:
+            done = subprocess.run(step, capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                raise ServiceError(
+                    f"cannot set up the ralph LRS in {venv} ({' '.join(step[:4])} failed): "
+                    f"it needs PyPI to install {' '.join(_RALPH_REQUIREMENTS)}\n"
+                    f"{done.stderr[-2000:]}"
+                )
+        ready.write_text(RALPH_VERSION)
+    return python
+
+
+class RalphLRS:
+    """A real ralph LRS (filesystem backend) on 127.0.0.1, with one Basic-auth user.
+
+    `url` is its xAPI endpoint. `stop()` and `start()` keep the port and the store, so a test
+    can simulate an outage; `clear()` empties the store (ralph re-reads it on every request).
+    """
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        username: str = "translator",
+        password: str = "lrs-test-secret",
+        port: int | None = None,
+    ) -> None:
+        self.workdir = Path(workdir)
+        self.username = username
+        self.password = password
+        self.port = port or free_port()
+        self.store = self.workdir / "store"
+        self.process: subprocess.Popen[bytes] | None = None
+        self._python: Path | None = None
+
+    def __repr__(self) -> str:
+        return f"RalphLRS(url={self.url!r}, running={self.running})"
+
+    @property
+    def url(self) -> str:
+        """The xAPI endpoint; statements are at `<url>/statements`."""
+        return f"http://127.0.0.1:{self.port}/xAPI"
+
+    @property
+    def store_file(self) -> Path:
+        return self.store / "fs_lrs.jsonl"
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def _prepare(self) -> Path:
+        if self._python is not None:
+            return self._python
+        python = ralph_python()
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.store.mkdir(exist_ok=True)
+        self.store_file.touch()
+        (self.workdir / "launch_ralph.py").write_text(_LAUNCHER)
+        done = subprocess.run(
+            [str(python), "-c", _WRITE_AUTH, self.username, str(self.workdir / "auth.json")],
+            input=self.password,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise ServiceError(f"cannot write ralph's auth file:\n{done.stderr[-2000:]}")
+        self._python = python
+        return python
+
+    def start(self) -> RalphLRS:
+        """Start (or restart) the server and wait for its heartbeat."""
+        if self.running:
+            return self
+        python = self._prepare()
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(self.workdir),
+            "RALPH_APP_DIR": str(self.workdir / "app"),
+            "RALPH_RUNSERVER_BACKEND": "fs",
+            "RALPH_AUTH_FILE": str(self.workdir / "auth.json"),
+            "RALPH_HISTORY_FILE": str(self.workdir / "history.json"),
+            "RALPH_BACKENDS__LRS__FS__DEFAULT_DIRECTORY_PATH": str(self.store),
+            "RALPH_BACKENDS__DATA__FS__DEFAULT_DIRECTORY_PATH": str(self.store),
+        }
+        log = self.workdir / "ralph.log"
+        with log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [str(python), str(self.workdir / "launch_ralph.py"), str(self.port)],
+                cwd=self.workdir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        heartbeat = f"http://127.0.0.1:{self.port}/__heartbeat__"
+        deadline = time.monotonic() + _START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                self.process = None
+                raise ServiceError(f"the ralph LRS exited at start:\n{_tail(log)}")
+            try:
+                if httpx.get(heartbeat, timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise ServiceError(
+            f"the ralph LRS did not answer within {_START_TIMEOUT:g} s:\n{_tail(log)}"
+        )
+
+    def stop(self) -> None:
+        """Stop the server by pid (terminate, then kill); the port and the store are kept."""
+        _stop(self.process)
+        self.process = None
+
+    def clear(self) -> None:
+        """Empty the store: the next request sees a fresh LRS."""
+        self.store_file.write_bytes(b"")
+
+    def stored_statements(self) -> list[dict[str, Any]]:
+        """Every statement in the store, read from its file."""
+        try:
+            text = self.store_file.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return []
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+    def remove_stored(self, statement_ids: set[str]) -> None:
+        """Delete statements from the store, as an LRS administrator would."""
+        kept = [s for s in self.stored_statements() if s.get("id") not in statement_ids]
+        self.store_file.write_text("".join(json.dumps(s) + "\n" for s in kept), encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class StubAnswer:
+    """One scripted answer of the stub: status, headers, body (None: the posted ids, as an LRS
+    would), after `delay` seconds (a long delay is a hung server)."""
+
+    status: int
+    body: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+class StubLRS:
+    """A tiny HTTP server on 127.0.0.1 for faults a real LRS cannot be made to produce
+    (429 with Retry-After, 5xx, a hung connection, 409 for an identical statement).
+
+    It answers requests with `answers` in order, then with 200 and the posted ids; it records
+    every request in `requests`.
+    """
+
+    def __init__(self, answers: list[StubAnswer] | None = None) -> None:
+        self.answers = list(answers or [])
+        self.requests: list[RecordedRequest] = []
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                with stub._lock:
+                    stub.requests.append(
+                        RecordedRequest(self.command, self.path, dict(self.headers), body)
+                    )
+                    answer = stub.answers.pop(0) if stub.answers else StubAnswer(200)
+                if answer.delay and stub._closing.wait(answer.delay):
+                    return
+                payload = answer.body
+                if payload is None:
+                    posted = orjson.loads(body) if body else []
+                    payload = orjson.dumps([s.get("id") for s in posted])
+                self.send_response(answer.status)
+                for name, value in answer.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = _answer
+            do_POST = _answer
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.port = int(self._server.server_address[1])
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/xAPI"
+
+    def __enter__(self) -> StubLRS:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._closing.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)

@@ -1,0 +1,71 @@
+"""Invalid mapping files: every problem is reported at once, with its exact message and location."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from translator.config import Settings
+from translator.errors import MappingError
+from translator.plan import load_plan
+
+FIXTURES = Path(__file__).parent / "fixtures"
+INVALID = sorted((FIXTURES / "invalid").glob("*.yaml"))
+
+
+def _load_single_file(tmp_path: Path, source: Path) -> MappingError:
+    core = tmp_path / "mappings"
+    (core / "xapi").mkdir(parents=True)
+    shutil.copy(source, core / "xapi" / "case.yaml")
+    with pytest.raises(MappingError) as caught:
+        load_plan(Settings(mappings_dir=core, pseudonym_secret="t"), environ={})
+    return caught.value
+
+
+def test_invalid_fixtures_each_have_expected_errors() -> None:
+    assert INVALID, "no invalid-mapping fixtures found"
+    for case in INVALID:
+        assert case.with_suffix(".errors").is_file(), f"{case.name} has no .errors file"
+
+
+@pytest.mark.parametrize("case", INVALID, ids=lambda p: p.stem)
+def test_invalid_mapping_reports_exact_messages(case: Path, tmp_path: Path) -> None:
+    error = _load_single_file(tmp_path, case)
+    expected = case.with_suffix(".errors").read_text(encoding="utf-8").strip().splitlines()
+    assert [str(issue) for issue in error.issues] == expected
+
+
+def test_mapping_errors_of_all_files_are_reported_in_one_run(tmp_path: Path) -> None:
+    core = tmp_path / "mappings"
+    (core / "xapi").mkdir(parents=True)
+    (core / "_shared").mkdir()
+    (core / "_shared" / "vars.yaml").write_text("vars:\n  a: !nope 1\n")
+    (core / "xapi" / "one.yaml").write_text(
+        "events:\n  e1:\n    statement: {v: !tpl '{vars.zz}'}\n"
+    )
+    (core / "xapi" / "two.yaml").write_text("events:\n  e2:\n    statment: {}\n")
+    with pytest.raises(MappingError) as caught:
+        load_plan(Settings(mappings_dir=core, pseudonym_secret="t"), environ={})
+    files = {issue.file for issue in caught.value.issues}
+    assert files == {
+        "mappings/_shared/vars.yaml",
+        "mappings/xapi/one.yaml",
+        "mappings/xapi/two.yaml",
+    }
+    assert str(caught.value).splitlines()[0] == "4 mapping errors"
+
+
+def test_loading_a_mapping_never_runs_code(tmp_path: Path) -> None:
+    marker = tmp_path / "owned"
+    core = tmp_path / "mappings"
+    (core / "xapi").mkdir(parents=True)
+    (core / "xapi" / "evil.yaml").write_text(
+        "events:\n  e:\n    statement:\n"
+        f"      a: !!python/object/apply:os.system ['touch {marker}']\n"
+        f"      b: !!python/object/new:os.system ['touch {marker}']\n"
+    )
+    with pytest.raises(MappingError):
+        load_plan(Settings(mappings_dir=core, pseudonym_secret="t"), environ={})
+    assert not marker.exists()

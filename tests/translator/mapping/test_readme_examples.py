@@ -1,0 +1,74 @@
+"""Runs every `yaml example` block of mappings/README.md: the documented output must be exact."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from translator.config import default_mappings_dir
+from translator.mapping.directives import CompileContext, compile_node, evaluator
+from translator.mapping.functions import FunctionContext
+from translator.mapping.nodes import Issues, load_yaml_file
+
+README = default_mappings_dir() / "README.md"
+_BLOCK = re.compile(r"```yaml example\n(.*?)```", re.DOTALL)
+
+
+def _examples() -> list[str]:
+    return _BLOCK.findall(README.read_text(encoding="utf-8"))
+
+
+def _run_example(text: str, tmp_path: Path) -> tuple[Any, Any]:
+    path = tmp_path / "example.yaml"
+    path.write_text(text, encoding="utf-8")
+    issues = Issues()
+    root = load_yaml_file(path, issues)
+    assert root is not None and not issues.items, issues.items
+    fragments = root.value["fragments"].value if "fragments" in root.value else {}
+    ctx = CompileContext(
+        issues=issues,
+        vars={"lms_root_url": "http://localhost:18000"},
+        tables={},
+        fragments=fragments,
+        functions=FunctionContext(pseudonym_secret=b"readme", actor_map={}),
+    )
+    compiled = evaluator(compile_node(root.value["mapping"], ctx))
+    assert not issues.items, [str(i) for i in issues.items]
+    document = orjson.loads(orjson.dumps(_data(root.value["input"])))
+    expected = orjson.loads(orjson.dumps(_data(root.value["output"])))
+    return compiled(document), expected
+
+
+def _data(node: Any) -> Any:
+    if node.kind == "map":
+        return {k: _data(v) for k, v in node.value.items()}
+    if node.kind == "seq":
+        return [_data(v) for v in node.value]
+    return node.value
+
+
+def test_readme_has_an_example_for_every_value_directive() -> None:
+    text = "".join(_examples())
+    for tag in (
+        "!path",
+        "!paths",
+        "!tpl",
+        "!var",
+        "!first",
+        "!if",
+        "!lookup",
+        "!call",
+        "!ref",
+        "!each",
+    ):
+        assert f"{tag} " in text, f"mappings/README.md has no example of {tag}"
+
+
+@pytest.mark.parametrize("example", _examples(), ids=lambda e: e.split("\n", 3)[2].strip()[:40])
+def test_readme_example_output_is_exact(example: str, tmp_path: Path) -> None:
+    actual, expected = _run_example(example, tmp_path)
+    assert actual == expected

@@ -1,0 +1,173 @@
+"""The engine on a small fixture mapping set: buckets, ids, variants, children, MISSING vs null."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from translator.config import Settings
+from translator.engine import REJECTED, SKIPPED, TRANSLATED, Translator
+from translator.events import normalise
+from translator.plan import load_plan
+
+CORE = Path(__file__).parent / "mapping" / "fixtures" / "core"
+
+ENROLLED: dict[str, Any] = {
+    "name": "edx.course.enrollment.activated",
+    "event_type": "edx.course.enrollment.activated",
+    "time": "2024-05-01T10:00:00.123456+00:00",
+    "event_source": "server",
+    "username": "learner1",
+    "ip": "10.0.0.1",
+    "context": {"course_id": "course-v1:Org+C1+2024", "user_id": 42, "org_id": "Org"},
+    "event": {"course_id": "course-v1:Org+C1+2024", "mode": "audit", "user_id": 42},
+}
+
+PROBLEM: dict[str, Any] = {
+    "name": "problem_check",
+    "event_type": "problem_check",
+    "time": "2024-05-01T10:05:00+00:00",
+    "event_source": "server",
+    "context": {"course_id": "course-v1:Org+C1+2024", "user_id": 42},
+    "event": {
+        "problem_id": "block-v1:Org+C1+2024+type@problem+block@p1",
+        "grade": 1,
+        "max_grade": 2,
+        "success": "incorrect",
+        "submission": {
+            "p1_2_1": {"answer": "a", "correct": True},
+            "p1_3_1": {"answer": "b", "correct": False},
+        },
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def translator() -> Translator:
+    settings = Settings(mappings_dir=CORE, pseudonym_secret="engine-test")
+    return Translator(load_plan(settings, environ={}), id_namespace=settings.id_namespace)
+
+
+def _one(translator: Translator, raw: dict[str, Any]) -> dict[str, Any]:
+    outcome = translator.translate(normalise(raw))
+    assert outcome.status == TRANSLATED, outcome.reason
+    assert len(outcome.statements) == 1
+    return outcome.statements[0]
+
+
+def test_translate_enrollment_builds_a_registered_statement(translator: Translator) -> None:
+    statement = _one(translator, ENROLLED)
+    assert statement["verb"]["id"] == "http://adlnet.gov/expapi/verbs/registered"
+    assert statement["object"]["id"] == "http://localhost:18000/course/course-v1:Org+C1+2024"
+    assert statement["timestamp"] == "2024-05-01T10:00:00.123456+00:00"
+    assert statement["version"] == "1.0.3"
+
+
+def test_translate_keeps_personal_data_out(translator: Translator) -> None:
+    text = repr(_one(translator, ENROLLED))
+    assert "learner1" not in text and "10.0.0.1" not in text
+    assert "'name': '42'" not in text
+
+
+def test_translate_ids_are_deterministic_and_depend_on_the_event(translator: Translator) -> None:
+    first = _one(translator, ENROLLED)
+    again = _one(translator, copy.deepcopy(ENROLLED))
+    assert first == again
+    later = _one(translator, dict(ENROLLED, time="2024-05-01T10:00:01+00:00"))
+    assert later["id"] != first["id"]
+
+
+def test_translate_pseudonym_depends_on_the_secret() -> None:
+    one = Settings(mappings_dir=CORE, pseudonym_secret="a")
+    two = Settings(mappings_dir=CORE, pseudonym_secret="b")
+    names = [
+        _one(Translator(load_plan(s, environ={}), id_namespace=s.id_namespace), ENROLLED)["actor"]
+        for s in (one, two)
+    ]
+    assert names[0]["account"]["name"] != names[1]["account"]["name"]
+
+
+def test_translate_keeps_null_and_drops_missing(translator: Translator) -> None:
+    null_mode = dict(ENROLLED, event=dict(ENROLLED["event"], mode=None))
+    extensions = _one(translator, null_mode)["object"]["definition"]["extensions"]
+    assert extensions == {"https://w3id.org/xapi/acrossx/extensions/type": None}
+    no_mode = dict(ENROLLED, event={k: v for k, v in ENROLLED["event"].items() if k != "mode"})
+    assert "extensions" not in _one(translator, no_mode)["object"]["definition"]
+
+
+def test_translate_skips_an_unmapped_event_by_name(translator: Translator) -> None:
+    outcome = translator.translate(
+        normalise(dict(ENROLLED, name="edx.bookmark.added", event_type="edx.bookmark.added"))
+    )
+    assert (outcome.status, outcome.reason, outcome.event_name) == (
+        SKIPPED,
+        "no mapping",
+        "edx.bookmark.added",
+    )
+
+
+def test_translate_skips_an_anonymous_user(translator: Translator) -> None:
+    anonymous = dict(ENROLLED, context={"course_id": "c"}, event={"course_id": "c"})
+    outcome = translator.translate(normalise(anonymous))
+    assert (outcome.status, outcome.reason) == (SKIPPED, "anonymous user")
+
+
+def test_translate_rejects_a_missing_required_field(translator: Translator) -> None:
+    outcome = translator.translate(normalise(dict(ENROLLED, event={"mode": "audit"})))
+    assert (outcome.status, outcome.reason) == (
+        REJECTED,
+        "missing required field $.event.course_id",
+    )
+
+
+def test_translate_falls_back_to_event_type_and_aliases(translator: Translator) -> None:
+    legacy = {k: v for k, v in PROBLEM.items() if k != "name"}
+    legacy["event_type"] = "save_problem_check"
+    statements = translator.translate(normalise(legacy)).statements
+    assert statements[0]["verb"]["id"] == "https://w3id.org/xapi/acrossx/verbs/evaluated"
+
+
+def test_translate_picks_the_variant_by_event_source(translator: Translator) -> None:
+    browser = dict(PROBLEM, event_source="browser")
+    assert _one(translator, browser)["verb"]["id"] == "http://adlnet.gov/expapi/verbs/attempted"
+    outcome = translator.translate(normalise(dict(PROBLEM, event_source="mobile")))
+    assert (outcome.status, outcome.reason) == (SKIPPED, "no variant 'mobile'")
+
+
+def test_translate_fans_out_children_that_refer_to_the_parent(translator: Translator) -> None:
+    outcome = translator.translate(normalise(PROBLEM))
+    parent, *children = outcome.statements
+    assert len(children) == 2
+    assert parent["result"]["score"] == {"raw": 1, "max": 2, "min": 0, "scaled": 0.5}
+    assert [c["object"]["id"].rsplit("/", 1)[1] for c in children] == ["p1_2_1", "p1_3_1"]
+    assert [c["result"]["success"] for c in children] == [True, False]
+    for child in children:
+        assert child["context"]["statement"] == {"objectType": "StatementRef", "id": parent["id"]}
+    assert len({s["id"] for s in outcome.statements}) == 3
+
+
+def test_translate_does_not_fan_out_below_min_items(translator: Translator) -> None:
+    single = copy.deepcopy(PROBLEM)
+    del single["event"]["submission"]["p1_3_1"]
+    assert len(translator.translate(normalise(single)).statements) == 1
+
+
+def test_translate_leaves_score_bounds_out_when_max_grade_is_zero(translator: Translator) -> None:
+    zero = copy.deepcopy(PROBLEM)
+    zero["event"].update(grade=0, max_grade=0, submission={})
+    assert _one(translator, zero)["result"]["score"] == {"raw": 0}
+
+
+def test_translate_rejects_an_invalid_statement_with_the_reason(translator: Translator) -> None:
+    bad_time = dict(ENROLLED, time="yesterday")
+    outcome = translator.translate(normalise(bad_time))
+    assert outcome.status == TRANSLATED  # a timestamp that cannot be read is left out, not invented
+    assert "timestamp" not in outcome.statements[0]
+    broken = dict(ENROLLED, event=dict(ENROLLED["event"], course_id="not a course id"))
+    broken["context"] = dict(ENROLLED["context"], course_id="has spaces")
+    outcome = translator.translate(normalise(broken))
+    assert outcome.status == REJECTED
+    assert outcome.reason.startswith("invalid statement: /object/id:")

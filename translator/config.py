@@ -1,0 +1,105 @@
+"""Settings: defaults < a TOML config file < environment (`TRANSLATOR_*`) < command-line flags."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from translator.errors import ConfigError
+
+__all__ = ["Settings", "default_mappings_dir", "load_settings"]
+
+_ENV_PREFIX = "TRANSLATOR_"
+_DEFAULT_NAMESPACE = "6f0d1d4e-5c1b-4b8e-9a51-6a0c8e2f3b7d"
+
+
+def default_mappings_dir() -> Path:
+    """The core mappings: bundled inside the wheel, or `mappings/` of a source checkout."""
+    package = Path(__file__).resolve().parent
+    bundled = package / "_mappings"
+    return bundled if bundled.is_dir() else package.parent / "mappings"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every setting of the service. Secrets are kept out of `repr` so they never reach a log."""
+
+    lms_root_url: str = "http://localhost:18000"
+    pseudonym_secret: str | None = field(default=None, repr=False)
+    id_namespace: str = _DEFAULT_NAMESPACE
+    mappings_dir: Path = field(default_factory=default_mappings_dir)
+    overlays: tuple[Path, ...] = ()
+    actor_map: Path | None = None
+    max_line_bytes: int = 1_000_000
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    lrs_url: str | None = None
+    lrs_username: str | None = None
+    lrs_password: str | None = field(default=None, repr=False)
+    lrs_token: str | None = field(default=None, repr=False)
+    destinations_file: Path | None = None
+    batch_size: int = 100
+    batch_max_wait: float = 5.0
+    request_timeout: float = 30.0
+    dead_letter_path: Path = Path("dead-letters.jsonl")
+    chunk_lines: int = 500
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with the given (already typed) settings changed; `None` means "not given"."""
+        given = {k: v for k, v in changes.items() if v is not None}
+        return replace(self, **given) if given else self
+
+
+_SECRET_NAMES = {"pseudonym_secret", "lrs_password", "lrs_token"}
+
+
+def _coerce(name: str, raw: Any, kind: Any) -> Any:
+    """Turn a config-file or environment value into the field's type, or raise ConfigError."""
+    text = str(kind)
+    try:
+        if name == "overlays":
+            items = raw.split(os.pathsep) if isinstance(raw, str) else list(raw)
+            return tuple(Path(p) for p in items if str(p))
+        if "Path" in text:
+            return Path(raw) if str(raw) else None
+        if text == "int":
+            return int(raw)
+        if text == "float":
+            return float(raw)
+        return str(raw) if raw is not None else None
+    except (TypeError, ValueError):
+        shown = "(hidden)" if name in _SECRET_NAMES else repr(raw)
+        raise ConfigError(f"setting {name}: cannot use {shown} as {text}") from None
+
+
+def load_settings(
+    *,
+    config_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build Settings from defaults, then `config_file` (TOML), then `TRANSLATOR_*` variables.
+
+    The config file may be named by `TRANSLATOR_CONFIG`. Raises ConfigError on an unknown key,
+    a value of the wrong type or an unreadable file.
+    """
+    env = dict(os.environ if environ is None else environ)
+    known = {f.name: f.type for f in fields(Settings)}
+    values: dict[str, Any] = {}
+    path = config_file or (Path(env["TRANSLATOR_CONFIG"]) if env.get("TRANSLATOR_CONFIG") else None)
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read config file: {exc}") from None
+        for key, raw in data.items():
+            if key not in known:
+                raise ConfigError(f"{path}: unknown setting {key!r}")
+            values[key] = _coerce(key, raw, known[key])
+    for key, kind in known.items():
+        raw_env = env.get(_ENV_PREFIX + key.upper())
+        if raw_env is not None and raw_env != "":
+            values[key] = _coerce(key, raw_env, kind)
+    return Settings(**values)

@@ -1,0 +1,135 @@
+"""Applies the compiled plan to one event: translated, skipped or rejected, never raised."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import orjson
+
+from translator.errors import TranslationError
+from translator.mapping.compiler import CompiledEvent, CompiledVariant
+from translator.mapping.directives import iterate_items
+from translator.missing import MISSING
+from translator.plan import Plan
+from translator.xapi import check_statement
+
+__all__ = ["REJECTED", "SKIPPED", "TRANSLATED", "Outcome", "Translator", "statement_id"]
+
+TRANSLATED: Final = "translated"
+SKIPPED: Final = "skipped"
+REJECTED: Final = "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one event: its bucket, its statements, and the reason when not translated."""
+
+    status: str
+    statements: list[dict[str, Any]] = field(default_factory=list)
+    reason: str = ""
+    event_name: str = ""
+    org: str | None = None  # where the event came from, for per-destination filters
+    course_id: str | None = None
+
+
+def statement_id(namespace: uuid.UUID, canonical_event: bytes, *parts: str) -> str:
+    """A UUID 5 over the canonical event and the mapping parts (event mapping, variant, child key).
+
+    Fields are joined with a unit separator, which JSON text never contains unescaped.
+    """
+    digest = hashlib.sha1(namespace.bytes + canonical_event)
+    for part in parts:
+        digest.update(b"\x1f" + part.encode())
+    return str(uuid.UUID(bytes=digest.digest()[:16], version=5))
+
+
+class Translator:
+    """Turns normalised events into checked statements with the plan it was given."""
+
+    def __init__(self, plan: Plan, *, id_namespace: str | uuid.UUID) -> None:
+        self._plan = plan
+        self._events = plan.events
+        self._disabled = plan.disabled
+        self._namespace = (
+            id_namespace if isinstance(id_namespace, uuid.UUID) else uuid.UUID(id_namespace)
+        )
+
+    def translate(self, event: dict[str, Any]) -> Outcome:
+        """Translate one normalised event (see translator.events.normalise)."""
+        name = event.get("name")
+        event_type = event.get("event_type")
+        mapping = self._events.get(name) if name is not None else None
+        if mapping is None and event_type is not None:
+            mapping = self._events.get(event_type)
+        label = name if name is not None else (event_type or "")
+        if mapping is None:
+            reason = self._disabled.get(label) or self._disabled.get(event_type or "")
+            return Outcome(SKIPPED, reason=reason or "no mapping", event_name=label)
+        try:
+            return self._apply(mapping, event, label)
+        except TranslationError as exc:
+            return Outcome(REJECTED, reason=exc.reason, event_name=label)
+        except Exception as exc:  # a mapping must never crash a run: the line is rejected
+            return Outcome(
+                REJECTED,
+                reason=f"mapping {mapping.name} ({mapping.loc}) failed: {exc!r}",
+                event_name=label,
+            )
+
+    def _apply(self, mapping: CompiledEvent, event: dict[str, Any], label: str) -> Outcome:
+        if mapping.skip_unless is not None:
+            subject = mapping.skip_unless(event)
+            if subject is MISSING or subject is None:
+                return Outcome(SKIPPED, reason=mapping.skip_reason, event_name=label)
+        for path, get in mapping.required:
+            if get(event) is MISSING:
+                return Outcome(REJECTED, reason=f"missing required field {path}", event_name=label)
+        variant = self._variant(mapping, event)
+        if variant is None:
+            chosen = mapping.select(event) if mapping.select is not None else MISSING
+            return Outcome(SKIPPED, reason=f"no variant {chosen!r}", event_name=label)
+
+        canonical = orjson.dumps(event, option=orjson.OPT_SORT_KEYS)
+        statement = variant.statement(event)
+        if type(statement) is not dict:
+            return Outcome(REJECTED, reason="the mapping produced no statement", event_name=label)
+        if "id" not in statement:
+            statement["id"] = statement_id(self._namespace, canonical, mapping.name, variant.name)
+        check_statement(statement)
+        statements = [statement]
+        children = variant.children
+        if children is not None:
+            collection = children.over(event)
+            items = iterate_items(collection) if collection is not MISSING else []
+            if len(items) >= children.min_items:
+                parent = {"id": statement["id"]}
+                for item in items:
+                    child = children.statement({**event, "item": item, "parent": parent})
+                    if type(child) is not dict:
+                        raise TranslationError(f"child {item['key']!r}: no statement produced")
+                    if "id" not in child:
+                        child["id"] = statement_id(
+                            self._namespace, canonical, mapping.name, variant.name, str(item["key"])
+                        )
+                    check_statement(child)
+                    statements.append(child)
+        context = event.get("context")
+        org = course_id = None
+        if type(context) is dict:
+            org = context.get("org_id") if isinstance(context.get("org_id"), str) else None
+            found = context.get("course_id")
+            course_id = found if isinstance(found, str) else None
+        return Outcome(
+            TRANSLATED, statements=statements, event_name=label, org=org, course_id=course_id
+        )
+
+    def _variant(self, mapping: CompiledEvent, event: dict[str, Any]) -> CompiledVariant | None:
+        if mapping.select is None:
+            return mapping.variants.get("default")
+        chosen = mapping.select(event)
+        key = chosen if isinstance(chosen, str) else None
+        found = mapping.variants.get(key) if key is not None else None
+        return found if found is not None else mapping.variants.get("default")

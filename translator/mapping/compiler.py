@@ -1,0 +1,253 @@
+"""Compiles one event mapping (extends, variants, children resolved) into a runtime form."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from translator.mapping.directives import (
+    CompileContext,
+    Const,
+    Evaluator,
+    compile_node,
+    evaluator,
+)
+from translator.mapping.nodes import Loc, Node, merge_nodes
+from translator.mapping.paths import PathSyntaxError, compile_path
+from translator.missing import MISSING
+
+__all__ = [
+    "EVENT_KEYS",
+    "CompiledChildren",
+    "CompiledEvent",
+    "CompiledVariant",
+    "compile_event",
+    "resolve_event",
+]
+
+EVENT_KEYS = (
+    "description",
+    "aliases",
+    "extends",
+    "skip_unless",
+    "require",
+    "select",
+    "variants",
+    "statement",
+    "children",
+)
+DEFAULT_VARIANT = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledChildren:
+    """One extra statement per item of `over`, when there are at least `min_items` items."""
+
+    over: Evaluator
+    min_items: int
+    statement: Evaluator
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledVariant:
+    """The statement and children of one variant; `body` is the resolved mapping (explain)."""
+
+    name: str
+    statement: Evaluator
+    children: CompiledChildren | None
+    body: Node
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledEvent:
+    """Everything the engine needs to translate one event name, fixed at load."""
+
+    name: str
+    loc: Loc
+    aliases: tuple[str, ...]
+    skip_unless: Evaluator | None
+    skip_reason: str
+    required: tuple[tuple[str, Evaluator], ...]
+    select: Evaluator | None
+    variants: Mapping[str, CompiledVariant]
+
+
+def _suggest(name: str, known: Any) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _names(node: Node, ctx: CompileContext, what: str) -> list[str]:
+    """A name or a list of names (extends, aliases)."""
+    items = node.value if node.kind == "seq" else [node]
+    names: list[str] = []
+    for item in items:
+        if item.kind == "scalar" and isinstance(item.value, str) and item.value:
+            names.append(item.value)
+        else:
+            ctx.issues.add(item.loc, f"{what} takes a name or a list of names")
+    return names
+
+
+def resolve_event(body: Node, ctx: CompileContext, stack: tuple[str, ...] = ()) -> Node:
+    """The event mapping with its `extends` fragments merged under it (recursively)."""
+    extends = body.get("extends")
+    if extends is None:
+        return body
+    merged: Node | None = None
+    for name in _names(extends, ctx, "extends"):
+        fragment = ctx.fragments.get(name)
+        if fragment is None:
+            ctx.issues.add(extends.loc, f"unknown fragment {name!r}{_suggest(name, ctx.fragments)}")
+            continue
+        if name in stack:
+            ctx.issues.add(extends.loc, "extends cycle: " + " -> ".join([*stack, name]))
+            continue
+        if fragment.kind != "map":
+            ctx.issues.add(extends.loc, f"fragment {name!r} is not a map and cannot be extended")
+            continue
+        resolved = resolve_event(fragment, ctx, (*stack, name))
+        merged = resolved if merged is None else merge_nodes(merged, resolved)
+    own = Node("map", {k: v for k, v in body.value.items() if k != "extends"}, body.loc)
+    if merged is None:
+        return own
+    return merge_nodes(merged, own) or own
+
+
+def _compile_statement(node: Node | None, ctx: CompileContext, where: Loc) -> Evaluator:
+    """A statement template: a map whose evaluation always returns a fresh top-level dict."""
+    if node is None:
+        ctx.issues.add(where, "missing key 'statement'")
+        return lambda _doc: MISSING
+    if node.kind != "map":
+        ctx.issues.add(node.loc, "'statement' is a map (the statement template)")
+        return lambda _doc: MISSING
+    compiled = compile_node(node, ctx)
+    if isinstance(compiled, Const):
+        value = compiled.value
+        return lambda _doc: dict(value) if type(value) is dict else MISSING
+    return compiled
+
+
+def _compile_children(
+    node: Node, parent_statement: Node | None, ctx: CompileContext
+) -> CompiledChildren | None:
+    if node.kind != "map":
+        ctx.issues.add(node.loc, "'children' is a map with over, statement and min_items")
+        return None
+    for key in node.value:
+        if key not in ("over", "statement", "min_items"):
+            ctx.issues.add(node.value[key].loc, f"children: unknown key {key!r}")
+    over = node.get("over")
+    if over is None:
+        ctx.issues.add(node.loc, "children: missing key 'over'")
+        return None
+    min_items = 1
+    min_node = node.get("min_items")
+    if min_node is not None:
+        if min_node.kind == "scalar" and type(min_node.value) is int and min_node.value >= 1:
+            min_items = min_node.value
+        else:
+            ctx.issues.add(min_node.loc, "min_items is a whole number of at least 1")
+    statement = node.get("statement")
+    if statement is not None and parent_statement is not None:
+        # A child is the parent's statement with changes: `!delete` or `!replace` what differs.
+        statement = merge_nodes(parent_statement, statement)
+    return CompiledChildren(
+        over=evaluator(compile_node(over, ctx)),
+        min_items=min_items,
+        statement=_compile_statement(statement, ctx, node.loc),
+    )
+
+
+def _compile_variant(name: str, body: Node, ctx: CompileContext) -> CompiledVariant:
+    children = body.get("children")
+    return CompiledVariant(
+        name=name,
+        statement=_compile_statement(body.get("statement"), ctx, body.loc),
+        children=(
+            _compile_children(children, body.get("statement"), ctx)
+            if children is not None
+            else None
+        ),
+        body=body,
+    )
+
+
+def compile_event(name: str, body: Node, ctx: CompileContext) -> CompiledEvent | None:
+    """Compile one event mapping; problems go to `ctx.issues` (None when it cannot be used)."""
+    if body.kind != "map":
+        ctx.issues.add(body.loc, "an event mapping is a map (statement, extends, ...)")
+        return None
+    resolved = resolve_event(body, ctx)
+    for key, child in resolved.value.items():
+        if key not in EVENT_KEYS:
+            ctx.issues.add(child.loc, f"unknown key {key!r}{_suggest(key, EVENT_KEYS)}")
+
+    aliases = (
+        tuple(_names(resolved.value["aliases"], ctx, "aliases"))
+        if "aliases" in resolved.value
+        else ()
+    )
+
+    skip_unless: Evaluator | None = None
+    skip_reason = ""
+    skip_node = resolved.get("skip_unless")
+    if skip_node is not None:
+        value_node, reason_node = skip_node.get("value"), skip_node.get("reason")
+        if value_node is None or reason_node is None or not isinstance(reason_node.value, str):
+            ctx.issues.add(skip_node.loc, "skip_unless takes {value: <node>, reason: <text>}")
+        else:
+            skip_unless = evaluator(compile_node(value_node, ctx))
+            skip_reason = reason_node.value
+
+    required: list[tuple[str, Evaluator]] = []
+    require_node = resolved.get("require")
+    if require_node is not None:
+        items = require_node.value if require_node.kind == "seq" else [require_node]
+        for item in items:
+            if item.kind != "scalar" or not isinstance(item.value, str):
+                ctx.issues.add(item.loc, "require takes JSONPaths such as $.context.course_id")
+                continue
+            try:
+                required.append((item.value, compile_path(item.value)))
+            except PathSyntaxError as exc:
+                ctx.issues.add(item.loc, str(exc))
+
+    select_node = resolved.get("select")
+    variants_node = resolved.get("variants")
+    common = Node(
+        "map",
+        {k: v for k, v in resolved.value.items() if k not in ("select", "variants")},
+        resolved.loc,
+    )
+    variants: dict[str, CompiledVariant] = {}
+    select: Evaluator | None = None
+    if (select_node is None) != (variants_node is None):
+        ctx.issues.add(resolved.loc, "'select' and 'variants' go together")
+    elif select_node is not None and variants_node is not None:
+        if variants_node.kind != "map" or not variants_node.value:
+            ctx.issues.add(variants_node.loc, "'variants' is a map of variant name to mapping")
+        else:
+            select = evaluator(compile_node(select_node, ctx))
+            for variant_name, variant_body in variants_node.value.items():
+                if variant_body.kind != "map":
+                    ctx.issues.add(variant_body.loc, "a variant is a map (statement, children)")
+                    continue
+                merged = merge_nodes(common, variant_body) or common
+                variants[variant_name] = _compile_variant(variant_name, merged, ctx)
+    else:
+        variants[DEFAULT_VARIANT] = _compile_variant(DEFAULT_VARIANT, common, ctx)
+
+    return CompiledEvent(
+        name=name,
+        loc=body.loc,
+        aliases=aliases,
+        skip_unless=skip_unless,
+        skip_reason=skip_reason,
+        required=tuple(required),
+        select=select,
+        variants=variants,
+    )

@@ -1,0 +1,494 @@
+"""The directive registry: each YAML tag compiles, once, into a closure over the event."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from translator.mapping.functions import FUNCTIONS, FunctionContext
+from translator.mapping.nodes import Issues, Node
+from translator.mapping.paths import PathSyntaxError, compile_path, compile_path_all
+from translator.missing import MISSING
+
+__all__ = [
+    "DIRECTIVES",
+    "CompileContext",
+    "Compiled",
+    "Const",
+    "Evaluator",
+    "compile_node",
+    "evaluator",
+    "iterate_items",
+    "plain_data",
+]
+
+Evaluator = Callable[[Any], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Const:
+    """A node whose value is known at load time; it is shared, never mutated."""
+
+    value: Any
+
+
+Compiled = Const | Evaluator
+
+
+@dataclass(slots=True)
+class CompileContext:
+    """What compiling needs: the vars, tables and fragments in force, and where to report issues."""
+
+    issues: Issues
+    vars: Mapping[str, Any]
+    tables: Mapping[str, Mapping[str, Any]]
+    fragments: Mapping[str, Node]
+    functions: FunctionContext
+    _fragment_cache: dict[str, Compiled] = field(default_factory=dict)
+    _fragment_stack: list[str] = field(default_factory=list)
+
+
+def evaluator(compiled: Compiled) -> Evaluator:
+    """A callable for any compiled node (constants become a closure returning the value)."""
+    if isinstance(compiled, Const):
+        value = compiled.value
+        return lambda _doc: value
+    return compiled
+
+
+def _suggest(name: str, known: Any) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def plain_data(node: Node) -> Any:
+    """The data of a node that holds no directive (tables, vars)."""
+    if node.kind == "map":
+        return {k: plain_data(v) for k, v in node.value.items()}
+    if node.kind == "seq":
+        return [plain_data(v) for v in node.value]
+    if node.kind == "tag":
+        return MISSING
+    return node.value
+
+
+def compile_node(node: Node, ctx: CompileContext) -> Compiled:
+    """Compile a node: raw data stays data, a tag goes through its directive in DIRECTIVES."""
+    if node.kind == "tag":
+        directive = DIRECTIVES.get(node.tag)
+        if directive is None:
+            ctx.issues.add(
+                node.loc, f"unknown directive {node.tag}{_suggest(node.tag, DIRECTIVES)}"
+            )
+            return Const(MISSING)
+        return directive(node, ctx)
+    if node.kind == "map":
+        return _compile_map({k: compile_node(v, ctx) for k, v in node.value.items()}, node)
+    if node.kind == "seq":
+        return _compile_list([compile_node(v, ctx) for v in node.value])
+    return Const(node.value)
+
+
+def _compile_map(items: dict[str, Compiled], node: Node) -> Compiled:
+    """A dict builder dropping MISSING values; an object left empty (but not `{}`) is MISSING."""
+    constants = {
+        k: c.value for k, c in items.items() if isinstance(c, Const) and c.value is not MISSING
+    }
+    dynamic = [(k, c) for k, c in items.items() if not isinstance(c, Const)]
+    if not dynamic:
+        if not constants and items:
+            return Const(MISSING)
+        return Const(constants)
+    may_be_empty = not constants
+
+    def build(doc: Any) -> Any:
+        out = dict(constants)
+        for key, fn in dynamic:
+            value = fn(doc)
+            if value is not MISSING:
+                out[key] = value
+        if may_be_empty and not out:
+            return MISSING
+        return out
+
+    return build
+
+
+def _compile_list(items: list[Compiled]) -> Compiled:
+    if all(isinstance(c, Const) for c in items):
+        return Const([c.value for c in items if isinstance(c, Const) and c.value is not MISSING])
+    fns = [evaluator(c) for c in items]
+
+    def build(doc: Any) -> Any:
+        out = []
+        for fn in fns:
+            value = fn(doc)
+            if value is not MISSING:
+                out.append(value)
+        return out
+
+    return build
+
+
+def _scalar_arg(node: Node, ctx: CompileContext, what: str) -> str | None:
+    inner = node.value
+    if inner.kind != "scalar" or not isinstance(inner.value, str):
+        ctx.issues.add(node.loc, f"{node.tag} takes {what}")
+        return None
+    text: str = inner.value
+    return text
+
+
+def _map_arg(
+    node: Node, ctx: CompileContext, *, required: set[str], optional: set[str]
+) -> dict[str, Node] | None:
+    """The keys of a directive written as a map, checking required and unknown keys."""
+    inner = node.value
+    if inner.kind != "map":
+        ctx.issues.add(node.loc, f"{node.tag} takes a map with keys {sorted(required | optional)}")
+        return None
+    ok = True
+    for key in inner.value:
+        if key not in required and key not in optional:
+            allowed = required | optional
+            ctx.issues.add(node.loc, f"{node.tag}: unknown key {key!r}{_suggest(key, allowed)}")
+            ok = False
+    for key in sorted(required - inner.value.keys()):
+        ctx.issues.add(node.loc, f"{node.tag}: missing key {key!r}")
+        ok = False
+    return dict(inner.value) if ok else None
+
+
+def _path(node: Node, ctx: CompileContext) -> Compiled:
+    path = _scalar_arg(node, ctx, "a JSONPath such as $.event.course_id")
+    if path is None:
+        return Const(MISSING)
+    try:
+        return compile_path(path.strip())
+    except PathSyntaxError as exc:
+        ctx.issues.add(node.loc, str(exc))
+        return Const(MISSING)
+
+
+def _paths(node: Node, ctx: CompileContext) -> Compiled:
+    path = _scalar_arg(node, ctx, "a JSONPath such as $.event.answers.*")
+    if path is None:
+        return Const(MISSING)
+    try:
+        return compile_path_all(path.strip())
+    except PathSyntaxError as exc:
+        ctx.issues.add(node.loc, str(exc))
+        return Const(MISSING)
+
+
+def _template_text(value: Any) -> Any:
+    """How a value is written inside a template; MISSING and null make the template MISSING."""
+    if type(value) is str:
+        return value
+    if value is MISSING or value is None:
+        return MISSING
+    return orjson.dumps(value).decode()
+
+
+_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
+
+
+def _tpl(node: Node, ctx: CompileContext) -> Compiled:
+    text = _scalar_arg(node, ctx, "a template string")
+    if text is None:
+        return Const(MISSING)
+    parts: list[str | Evaluator] = []
+    position = 0
+    for match in _PLACEHOLDER.finditer(text):
+        literal = text[position : match.start()]
+        position = match.end()
+        token = match.group(0)
+        if token in ("{{", "}}"):
+            parts.append(literal + token[0])
+            continue
+        if literal:
+            parts.append(literal)
+        expression = (match.group(1) or "").strip()
+        if expression.startswith("$"):
+            try:
+                parts.append(compile_path(expression))
+            except PathSyntaxError as exc:
+                ctx.issues.add(node.loc, str(exc))
+        elif expression.startswith("vars."):
+            name = expression[5:]
+            if name not in ctx.vars:
+                ctx.issues.add(node.loc, f"unknown var {name!r}{_suggest(name, ctx.vars)}")
+                continue
+            value = _template_text(ctx.vars[name])
+            if value is MISSING:
+                return Const(MISSING)
+            parts.append(value)
+        else:
+            ctx.issues.add(
+                node.loc,
+                f"template placeholder {{{expression}}} must be a path ($...) or vars.NAME",
+            )
+    if "{" in text[position:] or "}" in text[position:]:
+        ctx.issues.add(node.loc, "unbalanced brace in template (write {{ or }} for a brace)")
+    parts.append(text[position:])
+    merged: list[str | Evaluator] = []
+    for part in parts:
+        if isinstance(part, str) and merged and isinstance(merged[-1], str):
+            merged[-1] = merged[-1] + part
+        elif part != "":
+            merged.append(part)
+    if all(isinstance(p, str) for p in merged):
+        return Const("".join(p for p in merged if isinstance(p, str)))
+    pieces = tuple(merged)
+
+    def render(doc: Any) -> Any:
+        out = []
+        for piece in pieces:
+            if type(piece) is str:
+                out.append(piece)
+            else:
+                value = _template_text(piece(doc))  # type: ignore[operator]
+                if value is MISSING:
+                    return MISSING
+                out.append(value)
+        return "".join(out)
+
+    return render
+
+
+def _var(node: Node, ctx: CompileContext) -> Compiled:
+    name = _scalar_arg(node, ctx, "a var name")
+    if name is None:
+        return Const(MISSING)
+    if name not in ctx.vars:
+        ctx.issues.add(node.loc, f"unknown var {name!r}{_suggest(name, ctx.vars)}")
+        return Const(MISSING)
+    return Const(ctx.vars[name])
+
+
+def _first(node: Node, ctx: CompileContext) -> Compiled:
+    inner = node.value
+    if inner.kind != "seq" or not inner.value:
+        ctx.issues.add(node.loc, "!first takes a non-empty list")
+        return Const(MISSING)
+    options = [compile_node(v, ctx) for v in inner.value]
+    fns: list[Evaluator] = []
+    for option in options:
+        if isinstance(option, Const):
+            if option.value is not MISSING:
+                fns.append(evaluator(option))
+                break  # nothing after a constant can be reached
+            continue
+        fns.append(option)
+
+    def first(doc: Any) -> Any:
+        for fn in fns:
+            value = fn(doc)
+            if value is not MISSING:
+                return value
+        return MISSING
+
+    return first
+
+
+def _if(node: Node, ctx: CompileContext) -> Compiled:
+    args = _map_arg(node, ctx, required=set(), optional={"present", "equals", "then", "else"})
+    if args is None:
+        return Const(MISSING)
+    then_fn = evaluator(compile_node(args["then"], ctx)) if "then" in args else None
+    else_fn = evaluator(compile_node(args["else"], ctx)) if "else" in args else None
+    if ("present" in args) == ("equals" in args):
+        ctx.issues.add(node.loc, "!if takes exactly one test: 'present' or 'equals'")
+        return Const(MISSING)
+    test: Callable[[Any], bool]
+    if "present" in args:
+        subject = evaluator(compile_node(args["present"], ctx))
+
+        def test(doc: Any) -> bool:
+            return subject(doc) is not MISSING
+    else:
+        pair = args["equals"]
+        if pair.kind != "seq" or len(pair.value) != 2:
+            ctx.issues.add(pair.loc, "'equals' takes a list of two values")
+            return Const(MISSING)
+        left = evaluator(compile_node(pair.value[0], ctx))
+        right = evaluator(compile_node(pair.value[1], ctx))
+
+        def test(doc: Any) -> bool:
+            a = left(doc)
+            b = right(doc)
+            return a is not MISSING and b is not MISSING and type(a) is type(b) and a == b
+
+    def choose(doc: Any) -> Any:
+        branch = then_fn if test(doc) else else_fn
+        return MISSING if branch is None else branch(doc)
+
+    return choose
+
+
+def _key_text(value: Any) -> str | None:
+    """A lookup key as text, the way YAML table keys are written (`true`, `3`, `audit`)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool | int | float) or value is None:
+        return orjson.dumps(value).decode()
+    return None
+
+
+def _lookup(node: Node, ctx: CompileContext) -> Compiled:
+    args = _map_arg(node, ctx, required={"value", "table"}, optional={"default"})
+    if args is None:
+        return Const(MISSING)
+    table_node = args["table"]
+    table: Mapping[str, Any]
+    if table_node.kind == "map":
+        table = plain_data(table_node)
+    elif table_node.kind == "scalar" and isinstance(table_node.value, str):
+        found = ctx.tables.get(table_node.value)
+        if found is None:
+            ctx.issues.add(
+                table_node.loc,
+                f"unknown table {table_node.value!r}{_suggest(table_node.value, ctx.tables)}",
+            )
+            return Const(MISSING)
+        table = found
+    else:
+        ctx.issues.add(table_node.loc, "'table' is a table name or an inline map")
+        return Const(MISSING)
+    subject = evaluator(compile_node(args["value"], ctx))
+    default = evaluator(compile_node(args["default"], ctx)) if "default" in args else None
+
+    def lookup(doc: Any) -> Any:
+        value = subject(doc)
+        if value is MISSING:
+            return MISSING
+        key = _key_text(value)
+        if key is not None and key in table:
+            return table[key]
+        return MISSING if default is None else default(doc)
+
+    return lookup
+
+
+def _call(node: Node, ctx: CompileContext) -> Compiled:
+    args = _map_arg(node, ctx, required={"fn"}, optional={"args"})
+    if args is None:
+        return Const(MISSING)
+    name_node = args["fn"]
+    name = name_node.value if name_node.kind == "scalar" else None
+    spec = FUNCTIONS.get(name) if isinstance(name, str) else None
+    if spec is None:
+        ctx.issues.add(name_node.loc, f"unknown function {name!r}{_suggest(str(name), FUNCTIONS)}")
+        return Const(MISSING)
+    arg_nodes: list[Node] = []
+    if "args" in args:
+        if args["args"].kind != "seq":
+            ctx.issues.add(args["args"].loc, "'args' is a list")
+            return Const(MISSING)
+        arg_nodes = list(args["args"].value)
+    if not spec.min_args <= len(arg_nodes) <= spec.max_args:
+        expected = (
+            str(spec.min_args)
+            if spec.min_args == spec.max_args
+            else f"{spec.min_args} to {spec.max_args}"
+        )
+        ctx.issues.add(node.loc, f"{name} takes {expected} argument(s), got {len(arg_nodes)}")
+        return Const(MISSING)
+    fn = spec.bind(ctx.functions)
+    arg_fns = [evaluator(compile_node(a, ctx)) for a in arg_nodes]
+    if len(arg_fns) == 1:
+        (only,) = arg_fns
+
+        def call1(doc: Any) -> Any:
+            value = only(doc)
+            return MISSING if value is MISSING else fn(value)
+
+        return call1
+
+    def call(doc: Any) -> Any:
+        values = [a(doc) for a in arg_fns]
+        if MISSING in values:
+            return MISSING
+        return fn(*values)
+
+    return call
+
+
+def _ref(node: Node, ctx: CompileContext) -> Compiled:
+    name = _scalar_arg(node, ctx, "a fragment name")
+    if name is None:
+        return Const(MISSING)
+    if name in ctx._fragment_cache:
+        return ctx._fragment_cache[name]
+    fragment = ctx.fragments.get(name)
+    if fragment is None:
+        ctx.issues.add(node.loc, f"unknown fragment {name!r}{_suggest(name, ctx.fragments)}")
+        return Const(MISSING)
+    if name in ctx._fragment_stack:
+        chain = " -> ".join([*ctx._fragment_stack, name])
+        ctx.issues.add(node.loc, f"fragment cycle: {chain}")
+        return Const(MISSING)
+    ctx._fragment_stack.append(name)
+    try:
+        compiled = compile_node(fragment, ctx)
+    finally:
+        ctx._fragment_stack.pop()
+    ctx._fragment_cache[name] = compiled
+    return compiled
+
+
+def _each(node: Node, ctx: CompileContext) -> Compiled:
+    args = _map_arg(node, ctx, required={"over", "value"}, optional=set())
+    if args is None:
+        return Const(MISSING)
+    over = evaluator(compile_node(args["over"], ctx))
+    value_fn = evaluator(compile_node(args["value"], ctx))
+
+    def each(doc: Any) -> Any:
+        collection = over(doc)
+        if collection is MISSING:
+            return MISSING
+        out = []
+        for item in iterate_items(collection):
+            value = value_fn({**doc, "item": item})
+            if value is not MISSING:
+                out.append(value)
+        return out
+
+    return each
+
+
+def iterate_items(collection: Any) -> list[dict[str, Any]]:
+    """The items `!each` and `children` walk: an object's pairs in order, or a list's values."""
+    if type(collection) is dict:
+        return [{"key": k, "value": v, "index": i} for i, (k, v) in enumerate(collection.items())]
+    if type(collection) is list:
+        return [{"key": i, "value": v, "index": i} for i, v in enumerate(collection)]
+    return []
+
+
+def _overlay_only(node: Node, ctx: CompileContext) -> Compiled:
+    ctx.issues.add(node.loc, f"{node.tag} is only meaningful in an overlay or an event entry")
+    return Const(MISSING)
+
+
+DIRECTIVES: Mapping[str, Callable[[Node, CompileContext], Compiled]] = {
+    "!path": _path,
+    "!paths": _paths,
+    "!tpl": _tpl,
+    "!var": _var,
+    "!first": _first,
+    "!if": _if,
+    "!lookup": _lookup,
+    "!call": _call,
+    "!ref": _ref,
+    "!each": _each,
+    "!replace": _overlay_only,
+    "!delete": _overlay_only,
+    "!disable": _overlay_only,
+}

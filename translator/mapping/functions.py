@@ -1,0 +1,226 @@
+"""The closed registry of pure built-in functions that `!call` may use."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import math
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+
+from translator.errors import ConfigError
+from translator.missing import MISSING
+
+__all__ = ["FUNCTIONS", "FunctionContext", "FunctionSpec", "load_actor_map"]
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionContext:
+    """What a function may depend on besides its arguments: fixed for the whole run."""
+
+    pseudonym_secret: bytes
+    actor_map: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionSpec:
+    """A built-in: how many arguments it takes, and how to bind it to a run's context."""
+
+    min_args: int
+    max_args: int
+    bind: Callable[[FunctionContext], Callable[..., Any]]
+    passes_missing: bool = False  # True when the function handles MISSING arguments itself
+
+
+def _plain(fn: Callable[..., Any]) -> Callable[[FunctionContext], Callable[..., Any]]:
+    return lambda _ctx: fn
+
+
+def _is_number(value: Any) -> bool:
+    return type(value) in (int, float) and math.isfinite(value)
+
+
+def _ratio(raw: Any, maximum: Any) -> Any:
+    if not (_is_number(raw) and _is_number(maximum)) or maximum == 0:
+        return MISSING
+    return round(raw / maximum, 4)
+
+
+def _iso_duration(seconds: Any) -> Any:
+    if not _is_number(seconds) or seconds < 0:
+        return MISSING
+    text = f"{round(float(seconds), 3):.3f}".rstrip("0").rstrip(".")
+    return f"PT{text}S"
+
+
+def _json(value: Any) -> Any:
+    return orjson.dumps(value).decode()
+
+
+def _to_str(value: Any) -> Any:
+    if value is None:
+        return MISSING
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool | int | float):
+        return orjson.dumps(value).decode()
+    return MISSING
+
+
+def _to_int(value: Any) -> Any:
+    if type(value) is int:
+        return value
+    if type(value) is float and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            return MISSING
+    return MISSING
+
+
+def _to_float(value: Any) -> Any:
+    if type(value) in (int, float):
+        return float(value) if math.isfinite(value) else MISSING
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return MISSING
+        return number if math.isfinite(number) else MISSING
+    return MISSING
+
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+
+
+def _to_bool(value: Any) -> Any:
+    if type(value) is bool:
+        return value
+    if type(value) is int and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+    return MISSING
+
+
+def _lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else MISSING
+
+
+def _join(items: Any, separator: Any = ",") -> Any:
+    if not isinstance(items, list) or not isinstance(separator, str):
+        return MISSING
+    parts = [_to_str(i) for i in items]
+    return separator.join(p for p in parts if p is not MISSING)
+
+
+def _url_quote(value: Any) -> Any:
+    text = _to_str(value)
+    return MISSING if text is MISSING else quote(text, safe=":@+~-._")
+
+
+_TIMESTAMP = re.compile(
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?P<zone>Z|[+-]\d{2}:?\d{2})?"
+)
+
+
+def _timestamp(value: Any) -> Any:
+    if not isinstance(value, str):
+        return MISSING
+    match = _TIMESTAMP.fullmatch(value.strip())
+    if match is None:
+        return MISSING
+    text = match.group(0).replace(" ", "T", 1)
+    zone = match.group("zone")
+    if zone is None:
+        return text + "+00:00"
+    if zone != "Z" and ":" not in zone:
+        return f"{text[: -len(zone)]}{zone[:3]}:{zone[3:]}"
+    return text
+
+
+def _last_segment(value: Any, separator: Any) -> Any:
+    if not isinstance(value, str) or not isinstance(separator, str) or not separator:
+        return MISSING
+    return value.rsplit(separator, 1)[-1]
+
+
+def _not(value: Any) -> Any:
+    return (not value) if type(value) is bool else MISSING
+
+
+def _bind_actor_id(ctx: FunctionContext) -> Callable[..., Any]:
+    secret = ctx.pseudonym_secret
+    known = ctx.actor_map
+    cache: dict[str, str] = {}
+
+    def actor_id(user_id: Any) -> Any:
+        """The actor map's anonymous id, else a keyed pseudonym shaped as a UUID."""
+        if user_id is None or isinstance(user_id, bool) or not isinstance(user_id, int | str):
+            return MISSING
+        key = str(user_id).strip()
+        if not key:
+            return MISSING
+        found = cache.get(key)
+        if found is None:
+            found = known.get(key)
+            if found is None:
+                digest = hmac.new(secret, key.encode(), hashlib.sha256).digest()
+                found = str(uuid.UUID(bytes=digest[:16], version=4))
+            if len(cache) < 100_000:
+                cache[key] = found
+        return found
+
+    return actor_id
+
+
+FUNCTIONS: Mapping[str, FunctionSpec] = {
+    "actor_id": FunctionSpec(1, 1, _bind_actor_id),
+    "ratio": FunctionSpec(2, 2, _plain(_ratio)),
+    "iso_duration": FunctionSpec(1, 1, _plain(_iso_duration)),
+    "json": FunctionSpec(1, 1, _plain(_json)),
+    "str": FunctionSpec(1, 1, _plain(_to_str)),
+    "int": FunctionSpec(1, 1, _plain(_to_int)),
+    "float": FunctionSpec(1, 1, _plain(_to_float)),
+    "bool": FunctionSpec(1, 1, _plain(_to_bool)),
+    "lower": FunctionSpec(1, 1, _plain(_lower)),
+    "join": FunctionSpec(1, 2, _plain(_join)),
+    "url_quote": FunctionSpec(1, 1, _plain(_url_quote)),
+    "timestamp": FunctionSpec(1, 1, _plain(_timestamp)),
+    "last_segment": FunctionSpec(2, 2, _plain(_last_segment)),
+    "not": FunctionSpec(1, 1, _plain(_not)),
+}
+
+
+def load_actor_map(path: Path) -> dict[str, str]:
+    """Read a CSV of `user_id,anonymous_id` rows (a header is allowed), as the LMS exports it.
+
+    Raises ConfigError naming the file and line of a malformed row.
+    """
+    mapping: dict[str, str] = {}
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            for number, row in enumerate(csv.reader(handle), start=1):
+                if not row or (number == 1 and not row[0].strip().isdigit()):
+                    continue
+                if len(row) < 2 or not row[0].strip() or not row[1].strip():
+                    raise ConfigError(f"{path}:{number}: expected user_id,anonymous_id")
+                mapping[row[0].strip()] = row[1].strip()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read actor map: {exc.strerror}") from None
+    return mapping

@@ -1,0 +1,116 @@
+"""The compiled mapping plan: the whole mapping set (core and overlays), checked once."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from types import MappingProxyType
+from typing import Any
+
+from translator.config import Settings
+from translator.errors import MappingError
+from translator.mapping.assembly import MappingSources, assemble, env_vars
+from translator.mapping.compiler import CompiledEvent, compile_event
+from translator.mapping.directives import CompileContext, plain_data
+from translator.mapping.functions import FunctionContext, load_actor_map
+from translator.mapping.nodes import Issues, Node
+
+__all__ = ["Plan", "load_plan", "translator_version"]
+
+
+def translator_version() -> str:
+    """The installed version of this distribution (stamped into every statement)."""
+    try:
+        return version("edx-xapi-translator")
+    except PackageNotFoundError:  # pragma: no cover - running from an uninstalled tree
+        return "0+unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The immutable result of loading: compiled events by name and alias, and what was disabled."""
+
+    events: Mapping[str, CompiledEvent]
+    disabled: Mapping[str, str]
+    vars: Mapping[str, Any]
+    sources: MappingSources
+    ephemeral_pseudonyms: bool
+
+    def event_names(self) -> list[str]:
+        """Every event name the plan translates, aliases included, sorted."""
+        return sorted(self.events)
+
+    def mapping_for(self, name: str) -> CompiledEvent | None:
+        """The compiled mapping used for an event name (or alias), or None."""
+        return self.events.get(name)
+
+
+def _refuse_directives(node: Node, issues: Issues) -> None:
+    """Vars and tables are plain data: a directive inside them is a mistake worth reporting."""
+    if node.kind == "tag":
+        issues.add(node.loc, f"vars and tables hold plain data: {node.tag} is not evaluated here")
+    elif node.kind in ("map", "seq"):
+        children = node.value.values() if node.kind == "map" else node.value
+        for child in children:
+            _refuse_directives(child, issues)
+
+
+def load_plan(settings: Settings, *, environ: Mapping[str, str] | None = None) -> Plan:
+    """Read, merge and compile the core mappings and the overlays of `settings`.
+
+    Without `pseudonym_secret`, actors get pseudonyms from a random secret that lasts this run
+    only (`ephemeral_pseudonyms` is set so the caller can warn). Raises MappingError listing
+    every problem of every file, and ConfigError for an unreadable actor map.
+    """
+    env = dict(os.environ if environ is None else environ)
+    issues = Issues()
+    sources = assemble(settings.mappings_dir, settings.overlays, issues)
+
+    variables: dict[str, Any] = {name: plain_data(node) for name, node in sources.vars.items()}
+    variables.update(env_vars(env))
+    variables["lms_root_url"] = settings.lms_root_url.rstrip("/")
+    variables["translator_version"] = translator_version()
+
+    secret = settings.pseudonym_secret
+    functions = FunctionContext(
+        pseudonym_secret=(secret or secrets.token_hex(32)).encode(),
+        actor_map=load_actor_map(settings.actor_map) if settings.actor_map else {},
+    )
+    ctx = CompileContext(
+        issues=issues,
+        vars=variables,
+        tables={name: plain_data(node) for name, node in sources.tables.items()},
+        fragments=sources.fragments,
+        functions=functions,
+    )
+    for name, node in sources.tables.items():
+        if node.kind != "map":
+            issues.add(node.loc, f"table {name!r} is a map of keys to values")
+    for section in (sources.vars, sources.tables):
+        for node in section.values():
+            _refuse_directives(node, issues)
+
+    events: dict[str, CompiledEvent] = {}
+    where: dict[str, str] = {}
+    for name, body in sources.events.items():
+        compiled = compile_event(name, body, ctx)
+        if compiled is None:
+            continue
+        for key in (name, *compiled.aliases):
+            if key in events:
+                issues.add(body.loc, f"event name {key!r} is already used by {where[key]}")
+                continue
+            events[key] = compiled
+            where[key] = f"{name} ({body.loc})"
+    if issues.items:
+        raise MappingError(issues.items)
+    return Plan(
+        events=MappingProxyType(events),
+        disabled=MappingProxyType({k: reason for k, (reason, _loc) in sources.disabled.items()}),
+        vars=MappingProxyType(variables),
+        sources=sources,
+        ephemeral_pseudonyms=secret is None,
+    )

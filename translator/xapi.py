@@ -1,0 +1,946 @@
+"""Check xAPI 1.0.3 statements: fast rules for every statement, a tincan round trip for --strict.
+
+`check_statement` runs on every statement before it is emitted, so it is written for speed: direct
+dict access, precompiled regexes, frozensets of allowed keys, and JSON pointers built only when a
+rule fails. `statement_problems` is the same walk, returning every broken rule as
+`/json/pointer: message`. `strict_check` adds the slow tincan round trip (DESIGN §10: tincan alone
+misses rules such as a missing verb or `scaled` 1.5, so it never replaces our checks).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Final
+
+import orjson
+
+from translator.errors import TranslationError
+
+__all__ = ["XAPI_VERSION", "check_statement", "statement_problems", "strict_check"]
+
+XAPI_VERSION: Final = "1.0.3"
+
+# "Absent" is not "null": a property set to null is a wrong type, not a missing property.
+_MISSING: Final[Any] = object()
+_INF: Final = float("inf")
+
+# --- value syntax ---------------------------------------------------------------------------------
+# Characters RFC 3987 never allows in an IRI, whatever the component.
+_NOT_IRI = r"\s<>\"{}|\\^`"
+# An absolute IRI. Hierarchical IRIs must carry an authority (`scheme://host...`); the only other
+# form accepted is a URN. This refuses a bare edX key such as `course-v1:edX+DemoX+Demo` (its
+# "scheme" would be `course-v1`), the usual sign of a mapping that forgot the LMS root.
+_IRI: Final = re.compile(
+    rf"(?:[A-Za-z][A-Za-z0-9+.\-]*://[^{_NOT_IRI}/?#]|[Uu][Rr][Nn]:[A-Za-z0-9][A-Za-z0-9\-]{{0,31}}:"
+    rf"[^{_NOT_IRI}])[^{_NOT_IRI}]*"
+).fullmatch
+# An IRL (moreInfo, homePage, fileUrl, openid): an IRI that can be fetched, so `scheme://host...`.
+_IRL: Final = re.compile(rf"[A-Za-z][A-Za-z0-9+.\-]*://[^{_NOT_IRI}/?#][^{_NOT_IRI}]*").fullmatch
+# RFC 4122 in its canonical (lowercase) form, as tincan and conforming LRSs require.
+_UUID: Final = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[1-5][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
+).fullmatch
+_MBOX: Final = re.compile(r"mailto:[^\s@<>\"]+@[^\s@<>\"]+").fullmatch
+_SHA1: Final = re.compile(r"[0-9a-fA-F]{40}").fullmatch
+_SHA2: Final = re.compile(
+    r"[0-9a-fA-F]{56}(?:[0-9a-fA-F]{8}|[0-9a-fA-F]{40}|[0-9a-fA-F]{72})?"
+).fullmatch
+# RFC 5646 langtag | privateuse | irregular grandfathered tags (the regular ones match langtag).
+_LANGUAGE_TAG: Final = re.compile(
+    r"(?:[A-Za-z]{2,3}(?:-[A-Za-z]{3}){0,3}|[A-Za-z]{4,8})"
+    r"(?:-[A-Za-z]{4})?"
+    r"(?:-(?:[A-Za-z]{2}|[0-9]{3}))?"
+    r"(?:-(?:[A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*"
+    r"(?:-[0-9A-WY-Za-wy-z](?:-[A-Za-z0-9]{2,8})+)*"
+    r"(?:-[Xx](?:-[A-Za-z0-9]{1,8})+)?"
+    r"|[Xx](?:-[A-Za-z0-9]{1,8})+"
+    r"|en-GB-oed|sgn-BE-FR|sgn-BE-NL|sgn-CH-DE"
+    r"|i-(?:ami|bnn|default|enochian|hak|klingon|lux|mingo|navajo|pwn|tao|tay|tsu)"
+).fullmatch
+# ISO 8601 extended date-time WITH an offset; calendar validity is then checked by fromisoformat.
+_TIMESTAMP: Final = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:Z|[+-][0-9]{2}:[0-9]{2})"
+).fullmatch
+_AMOUNT = r"[0-9]+(?:[.,][0-9]+)?"
+_DURATION: Final = re.compile(
+    rf"P(?!$)(?:{_AMOUNT}Y)?(?:{_AMOUNT}M)?(?:{_AMOUNT}D)?"
+    rf"(?:T(?=[0-9])(?:{_AMOUNT}H)?(?:{_AMOUNT}M)?(?:{_AMOUNT}S)?)?|P{_AMOUNT}W"
+).fullmatch
+_VERSION: Final = re.compile(r"1\.0\.[0-9]+").fullmatch
+# strict_check only: the parts of a duration with a fixed length (no years, no months).
+_DURATION_PARTS: Final = re.compile(
+    r"P(?:([0-9.]+)W)?(?:([0-9.]+)D)?(?:T(?:([0-9.]+)H)?(?:([0-9.]+)M)?(?:([0-9.]+)S)?)?"
+).fullmatch
+
+# --- allowed properties ---------------------------------------------------------------------------
+_STATEMENT_KEYS: Final = frozenset(
+    {"id", "actor", "verb", "object", "result", "context", "timestamp", "stored", "authority",
+     "version", "attachments"}
+)  # fmt: skip
+_SUBSTATEMENT_KEYS: Final = frozenset(
+    {"objectType", "actor", "verb", "object", "result", "context", "timestamp", "attachments"}
+)
+_NOT_IN_SUBSTATEMENT: Final = frozenset({"id", "stored", "version", "authority"})
+_AGENT_KEYS: Final = frozenset({"objectType", "name", "mbox", "mbox_sha1sum", "openid", "account"})
+_GROUP_KEYS: Final = _AGENT_KEYS | {"member"}
+_ACCOUNT_KEYS: Final = frozenset({"homePage", "name"})
+_VERB_KEYS: Final = frozenset({"id", "display"})
+_ACTIVITY_KEYS: Final = frozenset({"objectType", "id", "definition"})
+_DEFINITION_KEYS: Final = frozenset(
+    {"name", "description", "type", "moreInfo", "interactionType", "correctResponsesPattern",
+     "choices", "scale", "source", "target", "steps", "extensions"}
+)  # fmt: skip
+_COMPONENT_KEYS: Final = frozenset({"id", "description"})
+# Which interactionType may carry which list of interaction components.
+_COMPONENT_LISTS: Final[dict[str, frozenset[str]]] = {
+    "choices": frozenset({"choice", "sequencing"}),
+    "scale": frozenset({"likert"}),
+    "source": frozenset({"matching"}),
+    "target": frozenset({"matching"}),
+    "steps": frozenset({"performance"}),
+}
+_INTERACTION_TYPES: Final = frozenset(
+    {"true-false", "choice", "fill-in", "long-fill-in", "matching", "performance", "sequencing",
+     "likert", "numeric", "other"}
+)  # fmt: skip
+_STATEMENT_REF_KEYS: Final = frozenset({"objectType", "id"})
+_RESULT_KEYS: Final = frozenset(
+    {"score", "success", "completion", "response", "duration", "extensions"}
+)
+_SCORE_KEYS: Final = frozenset({"scaled", "raw", "min", "max"})
+_CONTEXT_KEYS: Final = frozenset(
+    {"registration", "instructor", "team", "contextActivities", "revision", "platform",
+     "language", "statement", "extensions"}
+)  # fmt: skip
+_CONTEXT_ACTIVITIES_KEYS: Final = frozenset({"parent", "grouping", "category", "other"})
+_ATTACHMENT_KEYS: Final = frozenset(
+    {"usageType", "display", "description", "contentType", "length", "sha2", "fileUrl"}
+)
+_IDENTIFIERS: Final = "mbox, mbox_sha1sum, openid, account"
+# Properties seldom set: one isdisjoint() test skips all their look-ups when none is present.
+_RARE_DEFINITION_KEYS: Final = _DEFINITION_KEYS - {
+    "name", "description", "type", "extensions", "interactionType"
+}  # fmt: skip
+_RARE_CONTEXT_KEYS: Final = _CONTEXT_KEYS - {"contextActivities", "extensions", "registration"}
+
+
+# --- memo of proven strings -----------------------------------------------------------------------
+# The same IRIs and language tags recur in statement after statement (verbs, activity types,
+# extension keys, the course); a set lookup costs a tenth of a regex match. Only strings that
+# matched are kept, and a full set is emptied rather than grown, so memory stays bounded.
+_MEMO_LIMIT: Final = 8192
+_valid_iris: set[str] = set()
+_valid_irls: set[str] = set()
+_valid_tags: set[str] = set()
+
+
+def _learn(value: str, syntax: Callable[[str], object], memo: set[str]) -> bool:
+    """True when value matches syntax, remembering it in memo for the next statement."""
+    if syntax(value) is None:
+        return False
+    if len(memo) >= _MEMO_LIMIT:
+        memo.clear()
+    memo.add(value)
+    return True
+
+
+# --- messages (built only when a rule fails) ------------------------------------------------------
+def _kind(value: Any) -> str:
+    """Name a value's JSON type, with its article, for "must be X, not Y" messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return f"a {type(value).__name__} (not JSON)"
+
+
+def _show(value: Any) -> str:
+    """Quote a value as JSON, cut short so a message never carries a large payload."""
+    try:
+        text = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _escape(key: Any) -> str:
+    """Escape a property name as a JSON pointer token (RFC 6901); extension keys contain '/'."""
+    return str(key).replace("~", "~0").replace("/", "~1")
+
+
+def _unknown(
+    obj: dict[str, Any], allowed: frozenset[str], at: str, what: str, out: list[str]
+) -> None:
+    for key in obj:
+        if key not in allowed:
+            out.append(f"{at}/{_escape(key)}: is not a property of {what}")
+
+
+def _wrong(value: Any, expected: str, at: str, out: list[str]) -> None:
+    out.append(f"{at}: must be {expected}, not {_kind(value)}")
+
+
+# --- checkers -------------------------------------------------------------------------------------
+# Pointers cost time to build, so they are built only for a message. A checker of an object that
+# can sit at many places (an Agent, an Activity) takes `at`, the pointer of the object itself. A
+# checker of a value with one fixed place below such an object (a Verb's display, an Activity's
+# definition/name) takes that object's `at` and its fixed relative path `key`, and writes
+# f"{at}/{key}" only into a message. So a valid statement builds one pointer per list element.
+
+
+def _string(value: Any, at: str, key: str, out: list[str]) -> None:
+    if not isinstance(value, str):
+        _wrong(value, "a string", f"{at}/{key}", out)
+
+
+def _boolean(value: Any, at: str, key: str, out: list[str]) -> None:
+    if value is not True and value is not False:
+        _wrong(value, "a boolean", f"{at}/{key}", out)
+
+
+def _number(value: Any, at: str, key: str, out: list[str]) -> bool:
+    """True when value is a finite JSON number (a bool is not one; orjson writes NaN as null)."""
+    if (type(value) is int or type(value) is float) and -_INF < value < _INF:
+        return True
+    if type(value) is float:
+        out.append(f"{at}/{key}: {value!r} is not a finite number")
+    else:
+        _wrong(value, "a number", f"{at}/{key}", out)
+    return False
+
+
+def _iri(value: Any, at: str, key: str, out: list[str]) -> None:
+    if not isinstance(value, str):
+        _wrong(value, "an IRI string", f"{at}/{key}", out)
+    elif value not in _valid_iris and not _learn(value, _IRI, _valid_iris):
+        out.append(f"{at}/{key}: {_show(value)} is not an absolute IRI")
+
+
+def _irl(value: Any, at: str, key: str, out: list[str]) -> None:
+    if not isinstance(value, str):
+        _wrong(value, "an IRL string", f"{at}/{key}", out)
+    elif value not in _valid_irls and not _learn(value, _IRL, _valid_irls):
+        out.append(f"{at}/{key}: {_show(value)} is not an absolute IRL (scheme://...)")
+
+
+def _uuid(value: Any, at: str, key: str, out: list[str]) -> None:
+    if not isinstance(value, str):
+        _wrong(value, "a UUID string", f"{at}/{key}", out)
+    elif _UUID(value) is None:
+        out.append(f"{at}/{key}: {_show(value)} is not a UUID (RFC 4122, lowercase 8-4-4-4-12 hex)")
+
+
+def _language(value: Any, at: str, key: str, out: list[str]) -> None:
+    if not isinstance(value, str):
+        _wrong(value, "a language tag string", f"{at}/{key}", out)
+    elif value not in _valid_tags and not _learn(value, _LANGUAGE_TAG, _valid_tags):
+        out.append(f"{at}/{key}: {_show(value)} is not an RFC 5646 language tag")
+
+
+def _timestamp(value: Any, at: str, key: str, out: list[str]) -> None:
+    if not isinstance(value, str):
+        _wrong(value, "an ISO 8601 date-time string", f"{at}/{key}", out)
+    elif _TIMESTAMP(value) is None:
+        out.append(
+            f"{at}/{key}: {_show(value)} is not an ISO 8601 date-time with a time zone offset"
+            " (Z or +hh:mm)"
+        )
+    elif value.endswith("-00:00"):
+        out.append(f"{at}/{key}: {_show(value)} has the offset -00:00, which xAPI forbids")
+    else:
+        try:
+            datetime.fromisoformat(value)
+        except ValueError:
+            out.append(f"{at}/{key}: {_show(value)} is not a real date and time")
+
+
+def _duration(value: Any, at: str, key: str, out: list[str]) -> None:
+    if not isinstance(value, str):
+        _wrong(value, "an ISO 8601 duration string", f"{at}/{key}", out)
+    elif _DURATION(value) is None:
+        out.append(f"{at}/{key}: {_show(value)} is not an ISO 8601 duration")
+
+
+def _language_map(value: Any, at: str, key: str, out: list[str]) -> None:
+    if not isinstance(value, dict):
+        _wrong(value, "a language map object", f"{at}/{key}", out)
+        return
+    for tag, text in value.items():
+        if tag not in _valid_tags and (
+            not isinstance(tag, str) or not _learn(tag, _LANGUAGE_TAG, _valid_tags)
+        ):
+            out.append(
+                f"{at}/{key}/{_escape(tag)}: key {_show(tag)} is not an RFC 5646 language tag"
+            )
+        if not isinstance(text, str):
+            _wrong(text, "a string", f"{at}/{key}/{_escape(tag)}", out)
+
+
+def _extensions(value: Any, at: str, key: str, out: list[str]) -> None:
+    """Extension keys are IRIs; their values may be any JSON."""
+    if not isinstance(value, dict):
+        _wrong(value, "an extensions object", f"{at}/{key}", out)
+        return
+    for name in value:
+        if name not in _valid_iris and (
+            not isinstance(name, str) or not _learn(name, _IRI, _valid_iris)
+        ):
+            out.append(f"{at}/{key}/{_escape(name)}: key {_show(name)} is not an absolute IRI")
+
+
+# --- agents and groups ----------------------------------------------------------------------------
+def _identifiers(actor: dict[str, Any], at: str, out: list[str]) -> int:
+    """Check each inverse functional identifier present and return how many there are."""
+    count = 0
+    value = actor.get("account", _MISSING)
+    if value is not _MISSING:
+        count += 1
+        _account(value, at, out)
+    value = actor.get("mbox", _MISSING)
+    if value is not _MISSING:
+        count += 1
+        if not isinstance(value, str):
+            _wrong(value, "a string", f"{at}/mbox", out)
+        elif _MBOX(value) is None:
+            out.append(f'{at}/mbox: {_show(value)} is not a "mailto:" IRI')
+    value = actor.get("mbox_sha1sum", _MISSING)
+    if value is not _MISSING:
+        count += 1
+        if not isinstance(value, str):
+            _wrong(value, "a string", f"{at}/mbox_sha1sum", out)
+        elif _SHA1(value) is None:
+            out.append(f"{at}/mbox_sha1sum: {_show(value)} is not a SHA-1 hash (40 hex digits)")
+    value = actor.get("openid", _MISSING)
+    if value is not _MISSING:
+        count += 1
+        _irl(value, at, "openid", out)
+    return count
+
+
+def _account(account: Any, at: str, out: list[str]) -> None:
+    """The Agent's (at) account: homePage IRL and name, both required."""
+    if not isinstance(account, dict):
+        _wrong(account, "an Account object", f"{at}/account", out)
+        return
+    if not _ACCOUNT_KEYS.issuperset(account):
+        _unknown(account, _ACCOUNT_KEYS, f"{at}/account", "an Account", out)
+    home = account.get("homePage", _MISSING)
+    if home is _MISSING:
+        out.append(f"{at}/account/homePage: is required")
+    else:
+        _irl(home, at, "account/homePage", out)
+    name = account.get("name", _MISSING)
+    if name is _MISSING:
+        out.append(f"{at}/account/name: is required")
+    else:
+        _string(name, at, "account/name", out)
+
+
+def _agent(agent: dict[str, Any], at: str, out: list[str]) -> None:
+    """An Agent: objectType "Agent" or absent, and exactly one identifier."""
+    if not _AGENT_KEYS.issuperset(agent):
+        _unknown(agent, _AGENT_KEYS, at, "an Agent", out)
+    count = _identifiers(agent, at, out)
+    if count != 1:
+        out.append(f"{at}: an Agent must have exactly one of {_IDENTIFIERS}; it has {count}")
+    name = agent.get("name", _MISSING)
+    if name is not _MISSING:
+        _string(name, at, "name", out)
+
+
+def _group(group: dict[str, Any], at: str, out: list[str]) -> None:
+    """A Group: identified (one identifier) or anonymous (no identifier and a list of members)."""
+    if not _GROUP_KEYS.issuperset(group):
+        _unknown(group, _GROUP_KEYS, at, "a Group", out)
+    count = _identifiers(group, at, out)
+    members = group.get("member", _MISSING)
+    if members is not _MISSING:
+        if isinstance(members, list):
+            for index, member in enumerate(members):
+                member_at = f"{at}/member/{index}"
+                if not isinstance(member, dict):
+                    _wrong(member, "an Agent object", member_at, out)
+                elif member.get("objectType", "Agent") != "Agent":
+                    out.append(f"{member_at}/objectType: a Group's member must be an Agent")
+                else:
+                    _agent(member, member_at, out)
+        else:
+            _wrong(members, "an array of Agents", f"{at}/member", out)
+    if count > 1:
+        out.append(f"{at}: a Group must have at most one of {_IDENTIFIERS}; it has {count}")
+    elif count == 0 and (members is _MISSING or members == []):
+        out.append(f"{at}/member: an anonymous Group (no {_IDENTIFIERS}) must list its members")
+    name = group.get("name", _MISSING)
+    if name is not _MISSING:
+        _string(name, at, "name", out)
+
+
+def _actor(actor: Any, at: str, out: list[str]) -> None:
+    """An Agent or a Group, told apart by objectType ("Agent" when absent)."""
+    if not isinstance(actor, dict):
+        _wrong(actor, "an Agent or Group object", at, out)
+        return
+    kind = actor.get("objectType", "Agent")
+    if kind == "Agent":
+        _agent(actor, at, out)
+    elif kind == "Group":
+        _group(actor, at, out)
+    else:
+        out.append(f'{at}/objectType: {_show(kind)} is not "Agent" or "Group"')
+
+
+# --- verb, activities, objects --------------------------------------------------------------------
+def _verb(verb: Any, at: str, out: list[str]) -> None:
+    if not isinstance(verb, dict):
+        _wrong(verb, "a Verb object", at, out)
+        return
+    if not _VERB_KEYS.issuperset(verb):
+        _unknown(verb, _VERB_KEYS, at, "a Verb", out)
+    verb_id = verb.get("id", _MISSING)
+    if verb_id is _MISSING:
+        out.append(f"{at}/id: is required")
+    else:
+        _iri(verb_id, at, "id", out)
+    display = verb.get("display", _MISSING)
+    if display is not _MISSING:
+        _language_map(display, at, "display", out)
+
+
+def _activity(activity: Any, at: str, out: list[str]) -> None:
+    if not isinstance(activity, dict):
+        _wrong(activity, "an Activity object", at, out)
+        return
+    if not _ACTIVITY_KEYS.issuperset(activity):
+        _unknown(activity, _ACTIVITY_KEYS, at, "an Activity", out)
+    kind = activity.get("objectType", "Activity")
+    if kind != "Activity":
+        out.append(f'{at}/objectType: {_show(kind)} is not "Activity"')
+    activity_id = activity.get("id", _MISSING)
+    if activity_id is _MISSING:
+        out.append(f"{at}/id: is required")
+    else:
+        _iri(activity_id, at, "id", out)
+    definition = activity.get("definition", _MISSING)
+    if definition is not _MISSING:
+        _definition(definition, at, out)
+
+
+def _definition(definition: Any, at: str, out: list[str]) -> None:
+    """The Activity's (at) definition."""
+    if not isinstance(definition, dict):
+        _wrong(definition, "an Activity Definition object", f"{at}/definition", out)
+        return
+    if not _DEFINITION_KEYS.issuperset(definition):
+        _unknown(definition, _DEFINITION_KEYS, f"{at}/definition", "an Activity Definition", out)
+    value = definition.get("name", _MISSING)
+    if value is not _MISSING:
+        _language_map(value, at, "definition/name", out)
+    value = definition.get("description", _MISSING)
+    if value is not _MISSING:
+        _language_map(value, at, "definition/description", out)
+    value = definition.get("type", _MISSING)
+    if value is not _MISSING:
+        _iri(value, at, "definition/type", out)
+    value = definition.get("extensions", _MISSING)
+    if value is not _MISSING:
+        _extensions(value, at, "definition/extensions", out)
+    interaction = definition.get("interactionType", _MISSING)
+    if interaction is not _MISSING and (
+        not isinstance(interaction, str) or interaction not in _INTERACTION_TYPES
+    ):
+        out.append(
+            f"{at}/definition/interactionType: {_show(interaction)}"
+            " is not an xAPI 1.0.3 interaction type"
+        )
+    if not _RARE_DEFINITION_KEYS.isdisjoint(definition):
+        _interaction(definition, interaction, at, out)
+
+
+def _interaction(definition: dict[str, Any], interaction: Any, at: str, out: list[str]) -> None:
+    """moreInfo and the interaction details of the Activity's (at) definition."""
+    value = definition.get("moreInfo", _MISSING)
+    if value is not _MISSING:
+        _irl(value, at, "definition/moreInfo", out)
+    value = definition.get("correctResponsesPattern", _MISSING)
+    if value is not _MISSING:
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            out.append(f"{at}/definition/correctResponsesPattern: must be an array of strings")
+        if interaction is _MISSING:
+            out.append(
+                f"{at}/definition/correctResponsesPattern: is only allowed with an interactionType"
+            )
+    for key, types in _COMPONENT_LISTS.items():
+        value = definition.get(key, _MISSING)
+        if value is not _MISSING:
+            _components(value, f"{at}/definition/{key}", out)
+            if not isinstance(interaction, str) or interaction not in types:
+                allowed = " or ".join(f'"{name}"' for name in sorted(types))
+                out.append(
+                    f"{at}/definition/{key}: is only allowed when interactionType is {allowed}"
+                )
+
+
+def _components(components: Any, at: str, out: list[str]) -> None:
+    """A list of interaction components: {id, description}, ids distinct within the list."""
+    if not isinstance(components, list):
+        _wrong(components, "an array of interaction components", at, out)
+        return
+    seen: set[str] = set()
+    for index, component in enumerate(components):
+        item_at = f"{at}/{index}"
+        if not isinstance(component, dict):
+            _wrong(component, "an interaction component object", item_at, out)
+            continue
+        if not _COMPONENT_KEYS.issuperset(component):
+            _unknown(component, _COMPONENT_KEYS, item_at, "an interaction component", out)
+        component_id = component.get("id", _MISSING)
+        if component_id is _MISSING:
+            out.append(f"{item_at}/id: is required")
+        elif not isinstance(component_id, str):
+            _wrong(component_id, "a string", f"{item_at}/id", out)
+        elif component_id in seen:
+            out.append(f"{item_at}/id: {_show(component_id)} is not distinct within the list")
+        else:
+            seen.add(component_id)
+        description = component.get("description", _MISSING)
+        if description is not _MISSING:
+            _language_map(description, item_at, "description", out)
+
+
+def _statement_ref(ref: Any, at: str, out: list[str]) -> None:
+    if not isinstance(ref, dict):
+        _wrong(ref, "a StatementRef object", at, out)
+        return
+    if not _STATEMENT_REF_KEYS.issuperset(ref):
+        _unknown(ref, _STATEMENT_REF_KEYS, at, "a StatementRef", out)
+    kind = ref.get("objectType", _MISSING)
+    if kind is _MISSING:
+        out.append(f'{at}/objectType: is required and must be "StatementRef"')
+    elif kind != "StatementRef":
+        out.append(f'{at}/objectType: {_show(kind)} is not "StatementRef"')
+    ref_id = ref.get("id", _MISSING)
+    if ref_id is _MISSING:
+        out.append(f"{at}/id: is required")
+    else:
+        _uuid(ref_id, at, "id", out)
+
+
+def _object(obj: Any, at: str, out: list[str], *, in_substatement: bool) -> None:
+    """The statement's object, told apart by objectType ("Activity" when absent)."""
+    if not isinstance(obj, dict):
+        _wrong(obj, "an object", at, out)
+        return
+    kind = obj.get("objectType", "Activity")
+    if kind == "Activity":
+        _activity(obj, at, out)
+    elif kind == "Agent":
+        _agent(obj, at, out)
+    elif kind == "Group":
+        _group(obj, at, out)
+    elif kind == "StatementRef":
+        _statement_ref(obj, at, out)
+    elif kind == "SubStatement":
+        if in_substatement:
+            out.append(f"{at}/objectType: a SubStatement cannot contain a SubStatement")
+        else:
+            _substatement(obj, at, out)
+    else:
+        out.append(
+            f"{at}/objectType: {_show(kind)} is not one of"
+            ' "Activity", "Agent", "Group", "StatementRef", "SubStatement"'
+        )
+
+
+# --- result, context, attachments -----------------------------------------------------------------
+def _result(result: Any, at: str, out: list[str]) -> None:
+    if not isinstance(result, dict):
+        _wrong(result, "a Result object", at, out)
+        return
+    if not _RESULT_KEYS.issuperset(result):
+        _unknown(result, _RESULT_KEYS, at, "a Result", out)
+    value = result.get("score", _MISSING)
+    if value is not _MISSING:
+        _score(value, at, out)
+    value = result.get("success", _MISSING)
+    if value is not _MISSING:
+        _boolean(value, at, "success", out)
+    value = result.get("completion", _MISSING)
+    if value is not _MISSING:
+        _boolean(value, at, "completion", out)
+    value = result.get("response", _MISSING)
+    if value is not _MISSING:
+        _string(value, at, "response", out)
+    value = result.get("duration", _MISSING)
+    if value is not _MISSING:
+        _duration(value, at, "duration", out)
+    value = result.get("extensions", _MISSING)
+    if value is not _MISSING:
+        _extensions(value, at, "extensions", out)
+
+
+def _score(score: Any, at: str, out: list[str]) -> None:
+    """The Result's (at) score: scaled in [-1, 1], min < max, min <= raw <= max.
+
+    tincan checks none of these (DESIGN §10).
+    """
+    if not isinstance(score, dict):
+        _wrong(score, "a Score object", f"{at}/score", out)
+        return
+    if not _SCORE_KEYS.issuperset(score):
+        _unknown(score, _SCORE_KEYS, f"{at}/score", "a Score", out)
+    scaled = score.get("scaled", _MISSING)
+    if (
+        scaled is not _MISSING
+        and _number(scaled, at, "score/scaled", out)
+        and not -1 <= scaled <= 1
+    ):
+        out.append(f"{at}/score/scaled: {_show(scaled)} is outside [-1, 1]")
+    raw = score.get("raw", _MISSING)
+    has_raw = raw is not _MISSING and _number(raw, at, "score/raw", out)
+    low = score.get("min", _MISSING)
+    has_low = low is not _MISSING and _number(low, at, "score/min", out)
+    high = score.get("max", _MISSING)
+    has_high = high is not _MISSING and _number(high, at, "score/max", out)
+    if has_low and has_high and not low < high:
+        out.append(f"{at}/score/min: {_show(low)} is not less than max {_show(high)}")
+    if has_raw:
+        if has_low and raw < low:
+            out.append(f"{at}/score/raw: {_show(raw)} is less than min {_show(low)}")
+        if has_high and raw > high:
+            out.append(f"{at}/score/raw: {_show(raw)} is greater than max {_show(high)}")
+
+
+def _context(context: Any, at: str, out: list[str], *, object_is_activity: bool) -> None:
+    if not isinstance(context, dict):
+        _wrong(context, "a Context object", at, out)
+        return
+    if not _CONTEXT_KEYS.issuperset(context):
+        _unknown(context, _CONTEXT_KEYS, at, "a Context", out)
+    value = context.get("contextActivities", _MISSING)
+    if value is not _MISSING:
+        _context_activities(value, at, out)
+    value = context.get("extensions", _MISSING)
+    if value is not _MISSING:
+        _extensions(value, at, "extensions", out)
+    value = context.get("registration", _MISSING)
+    if value is not _MISSING:
+        _uuid(value, at, "registration", out)
+    if not _RARE_CONTEXT_KEYS.isdisjoint(context):
+        _context_details(context, at, out, object_is_activity=object_is_activity)
+
+
+def _context_details(
+    context: dict[str, Any], at: str, out: list[str], *, object_is_activity: bool
+) -> None:
+    """The Context's (at) less common properties: instructor, team, revision, platform, ..."""
+    value = context.get("instructor", _MISSING)
+    if value is not _MISSING:
+        _actor(value, f"{at}/instructor", out)
+    value = context.get("team", _MISSING)
+    if value is not _MISSING:
+        if not isinstance(value, dict):
+            _wrong(value, "a Group object", f"{at}/team", out)
+        elif value.get("objectType", _MISSING) != "Group":
+            out.append(f'{at}/team/objectType: a team must be a Group (objectType "Group")')
+        else:
+            _group(value, f"{at}/team", out)
+    for key in ("revision", "platform"):
+        value = context.get(key, _MISSING)
+        if value is not _MISSING:
+            _string(value, at, key, out)
+            if not object_is_activity:
+                out.append(f"{at}/{key}: is only allowed when the object is an Activity")
+    value = context.get("language", _MISSING)
+    if value is not _MISSING:
+        _language(value, at, "language", out)
+    value = context.get("statement", _MISSING)
+    if value is not _MISSING:
+        _statement_ref(value, f"{at}/statement", out)
+
+
+def _context_activities(activities: Any, at: str, out: list[str]) -> None:
+    """The Context's (at) contextActivities: parent, grouping, category, other.
+
+    Each is an Activity or an array of Activities.
+    """
+    if not isinstance(activities, dict):
+        _wrong(activities, "a ContextActivities object", f"{at}/contextActivities", out)
+        return
+    for key, value in activities.items():
+        if key not in _CONTEXT_ACTIVITIES_KEYS:
+            out.append(
+                f"{at}/contextActivities/{_escape(key)}: is not a property of a ContextActivities"
+            )
+        elif isinstance(value, list):
+            for index, activity in enumerate(value):
+                _activity(activity, f"{at}/contextActivities/{key}/{index}", out)
+        elif isinstance(value, dict):
+            _activity(value, f"{at}/contextActivities/{key}", out)
+        else:
+            _wrong(
+                value,
+                "an Activity or an array of Activities",
+                f"{at}/contextActivities/{key}",
+                out,
+            )
+
+
+def _attachments(attachments: Any, at: str, out: list[str]) -> None:
+    if not isinstance(attachments, list):
+        _wrong(attachments, "an array of Attachments", at, out)
+        return
+    for index, attachment in enumerate(attachments):
+        item_at = f"{at}/{index}"
+        if not isinstance(attachment, dict):
+            _wrong(attachment, "an Attachment object", item_at, out)
+            continue
+        if not _ATTACHMENT_KEYS.issuperset(attachment):
+            _unknown(attachment, _ATTACHMENT_KEYS, item_at, "an Attachment", out)
+        for key in ("usageType", "display", "contentType", "length", "sha2"):
+            if key not in attachment:
+                out.append(f"{item_at}/{key}: is required")
+        value = attachment.get("usageType", _MISSING)
+        if value is not _MISSING:
+            _iri(value, item_at, "usageType", out)
+        value = attachment.get("display", _MISSING)
+        if value is not _MISSING:
+            _language_map(value, item_at, "display", out)
+        value = attachment.get("description", _MISSING)
+        if value is not _MISSING:
+            _language_map(value, item_at, "description", out)
+        value = attachment.get("contentType", _MISSING)
+        if value is not _MISSING:
+            _string(value, item_at, "contentType", out)
+        value = attachment.get("length", _MISSING)
+        if value is not _MISSING and (type(value) is not int or value < 0):
+            out.append(f"{item_at}/length: must be a non-negative integer")
+        value = attachment.get("sha2", _MISSING)
+        if value is not _MISSING and (not isinstance(value, str) or _SHA2(value) is None):
+            out.append(f"{item_at}/sha2: must be a SHA-2 hash in hex")
+        value = attachment.get("fileUrl", _MISSING)
+        if value is not _MISSING:
+            _irl(value, item_at, "fileUrl", out)
+
+
+# --- statements -----------------------------------------------------------------------------------
+def _body(statement: dict[str, Any], at: str, out: list[str], *, in_substatement: bool) -> None:
+    """What a Statement and a SubStatement share: actor, verb, object, result, context, ...
+
+    At the top, `at` is "" and `at + "/actor"` costs nothing (CPython returns the right operand).
+    """
+    value = statement.get("actor", _MISSING)
+    if value is _MISSING:
+        out.append(f"{at}/actor: is required")
+    else:
+        _actor(value, at + "/actor", out)
+    value = statement.get("verb", _MISSING)
+    if value is _MISSING:
+        out.append(f"{at}/verb: is required")
+    else:
+        _verb(value, at + "/verb", out)
+    obj = statement.get("object", _MISSING)
+    if obj is _MISSING:
+        out.append(f"{at}/object: is required")
+    else:
+        _object(obj, at + "/object", out, in_substatement=in_substatement)
+    value = statement.get("result", _MISSING)
+    if value is not _MISSING:
+        _result(value, at + "/result", out)
+    value = statement.get("context", _MISSING)
+    if value is not _MISSING:
+        # Only a statement about an Activity may say which revision or platform it happened on.
+        about_activity = (
+            not isinstance(obj, dict) or obj.get("objectType", "Activity") == "Activity"
+        )
+        _context(value, at + "/context", out, object_is_activity=about_activity)
+    value = statement.get("timestamp", _MISSING)
+    if value is not _MISSING:
+        _timestamp(value, at, "timestamp", out)
+    value = statement.get("attachments", _MISSING)
+    if value is not _MISSING:
+        _attachments(value, at + "/attachments", out)
+
+
+def _substatement(sub: dict[str, Any], at: str, out: list[str]) -> None:
+    if not _SUBSTATEMENT_KEYS.issuperset(sub):
+        for key in sub:
+            if key in _NOT_IN_SUBSTATEMENT:
+                out.append(f"{at}/{key}: is not allowed in a SubStatement")
+            elif key not in _SUBSTATEMENT_KEYS:
+                out.append(f"{at}/{_escape(key)}: is not a property of a SubStatement")
+    _body(sub, at, out, in_substatement=True)
+
+
+def _statement(statement: Any, out: list[str]) -> None:
+    if not isinstance(statement, dict):
+        _wrong(statement, "a Statement object", "(root)", out)
+        return
+    if not _STATEMENT_KEYS.issuperset(statement):
+        _unknown(statement, _STATEMENT_KEYS, "", "a Statement", out)
+    value = statement.get("id", _MISSING)
+    if value is not _MISSING:
+        _uuid(value, "", "id", out)
+    _body(statement, "", out, in_substatement=False)
+    value = statement.get("version", _MISSING)
+    if (
+        value is not _MISSING
+        and value != XAPI_VERSION
+        and (not isinstance(value, str) or _VERSION(value) is None)
+    ):
+        out.append(f'/version: {_show(value)} is not an xAPI 1.0 version ("1.0.x")')
+    if "stored" in statement:
+        out.append("/stored: is set by the LRS when it stores the statement; a translator must not")
+    if "authority" in statement:
+        out.append("/authority: is set by the LRS from its credentials; a translator must not")
+
+
+def _summary(problems: list[str]) -> str:
+    more = len(problems) - 1
+    return f"invalid statement: {problems[0]}" + (f" (+{more} more)" if more else "")
+
+
+def statement_problems(statement: dict[str, Any]) -> list[str]:
+    """Return every xAPI 1.0.3 rule the statement breaks as "/json/pointer: message"; [] if none."""
+    out: list[str] = []
+    _statement(statement, out)
+    return out
+
+
+def check_statement(statement: dict[str, Any]) -> None:
+    """Refuse a statement that breaks an xAPI 1.0.3 rule; run on every statement before it leaves.
+
+    The walk is the one of statement_problems: the only list built for a valid statement is the
+    empty one it appends to (cheaper than a second, message-free walk that could drift apart).
+    Raises TranslationError("invalid statement: <first problem>[ (+N more)]").
+    """
+    out: list[str] = []
+    _statement(statement, out)
+    if out:
+        raise TranslationError(_summary(out))
+
+
+# --- the strict round trip ------------------------------------------------------------------------
+def strict_check(statement: dict[str, Any]) -> None:
+    """Check thoroughly (--strict, tests): every rule of ours, then a lossless tincan round trip.
+
+    tincan builds the statement, writes it, and the JSON read back must hold every field of the
+    input with the same meaning; anything tincan refuses, drops, adds or changes is reported.
+    Raises TranslationError naming every problem found.
+    """
+    problems = statement_problems(statement)
+    if problems:
+        raise TranslationError("invalid statement: " + "; ".join(problems))
+    try:
+        encoded = orjson.dumps(statement)
+    except TypeError as error:
+        raise TranslationError(f"invalid statement: not JSON-serialisable: {error}") from None
+    # Two private copies: tincan rewrites the dicts it is given (objectType -> object_type).
+    expected = orjson.loads(encoded)
+    # Imported here: tincan is slow to import and the hot path never needs it.
+    import tincan
+
+    try:
+        written = tincan.Statement(orjson.loads(encoded)).to_json()
+    except Exception as error:
+        # tincan refuses with assorted built-in exceptions (ValueError, TypeError,
+        # AttributeError, ...); whichever it raises, it cannot represent this statement.
+        reason = str(error).split("\n", 1)[0]
+        raise TranslationError(
+            f"tincan refused the statement: {type(error).__name__}: {reason}"
+        ) from None
+    changes: list[str] = []
+    _compare(expected, json.loads(written), "", changes, extension=False)
+    if changes:
+        raise TranslationError("tincan round trip changed the statement: " + "; ".join(changes))
+
+
+def _compare(ours: Any, theirs: Any, at: str, changes: list[str], *, extension: bool) -> None:
+    """Report where tincan's output differs in meaning from ours.
+
+    Tolerated, as the same meaning written differently: an int written as a float, a timestamp
+    written with another offset notation or precision of the same instant, a duration re-written
+    with the same length, a default objectType made explicit, an empty member list added to an
+    identified Group, a lone context activity put in a list. Inside extensions nothing is
+    tolerated: tincan must copy them verbatim.
+    """
+    if isinstance(ours, dict) and isinstance(theirs, dict):
+        for key, value in ours.items():
+            key_at = f"{at}/{_escape(key)}"
+            if key not in theirs:
+                changes.append(f"{key_at}: tincan dropped it")
+            else:
+                _compare(
+                    value, theirs[key], key_at, changes, extension=extension or key == "extensions"
+                )
+        for key in sorted(theirs.keys() - ours.keys()):
+            added = theirs[key]
+            if extension or not _same_without(ours, key, added):
+                changes.append(f"{at}/{_escape(key)}: tincan added {_show(added)}")
+        return
+    if isinstance(ours, list) and isinstance(theirs, list):
+        if len(ours) != len(theirs):
+            changes.append(f"{at}: tincan changed {_show(ours)} to {_show(theirs)}")
+            return
+        for index, (mine, its) in enumerate(zip(ours, theirs, strict=True)):
+            _compare(mine, its, f"{at}/{index}", changes, extension=extension)
+        return
+    if not extension and _same_meaning(ours, theirs, at):
+        return
+    if type(ours) is type(theirs) and ours == theirs:
+        return
+    changes.append(f"{at}: tincan changed {_show(ours)} to {_show(theirs)}")
+
+
+def _same_without(ours: dict[str, Any], key: str, added: Any) -> bool:
+    """True when tincan added a property whose value is what its absence already meant."""
+    if key == "objectType":
+        # Only Activities have an id among the objects whose objectType may be left out.
+        return bool(added == ("Activity" if "id" in ours else "Agent"))
+    return key == "member" and added == [] and ours.get("objectType") == "Group"
+
+
+def _same_meaning(ours: Any, theirs: Any, at: str) -> bool:
+    """The tolerated re-writings of _compare, outside extensions."""
+    if isinstance(ours, dict) and isinstance(theirs, list):
+        parent = at.rsplit("/", 2)
+        if len(parent) == 3 and parent[1] == "contextActivities" and len(theirs) == 1:
+            rest: list[str] = []
+            _compare(ours, theirs[0], at, rest, extension=False)
+            return not rest
+        return False
+    numbers = (int, float)
+    if type(ours) in numbers and type(theirs) in numbers:
+        return bool(ours == theirs)
+    if not isinstance(ours, str) or not isinstance(theirs, str):
+        return False
+    key = at.rsplit("/", 1)[-1]
+    if key in ("timestamp", "stored"):
+        try:
+            mine, its = datetime.fromisoformat(ours), datetime.fromisoformat(theirs)
+        except ValueError:
+            return False
+        return mine == its and mine.utcoffset() == its.utcoffset()
+    if key == "duration":
+        seconds = _duration_seconds(ours)
+        return seconds is not None and seconds == _duration_seconds(theirs)
+    return False
+
+
+def _duration_seconds(duration: str) -> float | None:
+    """Length in seconds of a duration without years or months (those have no fixed length)."""
+    parts = _DURATION_PARTS(duration.replace(",", "."))
+    if parts is None:
+        return None
+    weeks, days, hours, minutes, seconds = (float(part or 0) for part in parts.groups())
+    return round((((weeks * 7 + days) * 24 + hours) * 60 + minutes) * 60 + seconds, 6)
