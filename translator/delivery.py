@@ -34,7 +34,7 @@ from tenacity.wait import wait_base, wait_exponential, wait_random
 from translator.config import Settings
 from translator.dead_letters import DeadLetter, DeadLetterStore
 from translator.destinations import Destination
-from translator.errors import DeliveryError, DestinationRefused
+from translator.errors import DeliveryError, DestinationRefused, TransientDeliveryError
 from translator.lrs import LRSAnswer, LRSClient
 
 __all__ = [
@@ -53,19 +53,6 @@ Item = tuple[dict[str, Any], str]
 """A statement and its source (`file:line` of the input event)."""
 
 _SET_BY_LRS = frozenset({"stored", "authority"})
-
-
-class TransientDeliveryError(DeliveryError):
-    """The LRS cannot take the batch now (429, 5xx, timeout, connection error): try again later.
-
-    Raised at once by `deliver_batch` without a retry policy (the Celery task retries the batch),
-    and by a Deliverer whose policy's `max_elapsed` ran out. `retry_after` is the LRS's
-    `Retry-After` in seconds, if it gave one. Nothing was dropped.
-    """
-
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 @dataclass(frozen=True, slots=True)

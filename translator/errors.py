@@ -5,7 +5,8 @@
     ├── MappingError                 every problem of every mapping file, gathered in one run
     ├── InputError                   a line that cannot be read as an event (it is rejected)
     ├── TranslationError             an event that cannot become a valid statement (rejected)
-    └── DeliveryError                an LRS or queue failure that delivery cannot retry away
+    └── DeliveryError                statements could not be delivered (nothing is dropped)
+        ├── TransientDeliveryError   429, 5xx, timeout, connection error: try the batch again later
         └── DestinationRefused       401/403: the destination refuses our credentials
 
 Messages name the input file and line, or the mapping `file:line:col: /pointer`, and never
@@ -23,6 +24,7 @@ __all__ = [
     "InputError",
     "MappingError",
     "MappingIssue",
+    "TransientDeliveryError",
     "TranslationError",
     "TranslatorError",
 ]
@@ -77,7 +79,20 @@ class TranslationError(TranslatorError):
 
 
 class DeliveryError(TranslatorError):
-    """Statements cannot be delivered and retrying will not help."""
+    """Statements could not be delivered; they are kept (queued or dead-lettered), never dropped."""
+
+
+class TransientDeliveryError(DeliveryError):
+    """The LRS cannot take the batch now (429, 5xx, timeout, connection error): try again later.
+
+    Raised at once by `deliver_batch` without a retry policy (the Celery task retries the batch),
+    and by a Deliverer whose policy's `max_elapsed` ran out. `retry_after` is the LRS's
+    `Retry-After` in seconds, if it gave one. Nothing was dropped.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class DestinationRefused(DeliveryError):
