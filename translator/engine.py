@@ -40,10 +40,18 @@ def statement_id(namespace: uuid.UUID, canonical_event: bytes, *parts: str) -> s
 
     Fields are joined with a unit separator, which JSON text never contains unescaped.
     """
-    digest = hashlib.sha1(namespace.bytes + canonical_event)
+    return _finish_id(hashlib.sha1(namespace.bytes + canonical_event), parts)
+
+
+def _finish_id(digest: Any, parts: tuple[str, ...]) -> str:
+    """The UUID 5 text of a SHA-1 already fed the namespace and event (as uuid.uuid5 makes it)."""
     for part in parts:
         digest.update(b"\x1f" + part.encode())
-    return str(uuid.UUID(bytes=digest.digest()[:16], version=5))
+    raw = bytearray(digest.digest()[:16])
+    raw[6] = (raw[6] & 0x0F) | 0x50  # version 5
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    text = raw.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 class Translator:
@@ -53,9 +61,8 @@ class Translator:
         self._plan = plan
         self._events = plan.events
         self._disabled = plan.disabled
-        self._namespace = (
-            id_namespace if isinstance(id_namespace, uuid.UUID) else uuid.UUID(id_namespace)
-        )
+        namespace = id_namespace if isinstance(id_namespace, uuid.UUID) else uuid.UUID(id_namespace)
+        self._namespace_bytes = namespace.bytes
 
     def translate(self, event: dict[str, Any]) -> Outcome:
         """Translate one normalised event (see translator.events.normalise)."""
@@ -92,12 +99,13 @@ class Translator:
             chosen = mapping.select(event) if mapping.select is not None else MISSING
             return Outcome(SKIPPED, reason=f"no variant {chosen!r}", event_name=label)
 
-        canonical = orjson.dumps(event, option=orjson.OPT_SORT_KEYS)
+        event_digest = hashlib.sha1(self._namespace_bytes)
+        event_digest.update(orjson.dumps(event, option=orjson.OPT_SORT_KEYS))
         statement = variant.statement(event)
         if type(statement) is not dict:
             return Outcome(REJECTED, reason="the mapping produced no statement", event_name=label)
         if "id" not in statement:
-            statement["id"] = statement_id(self._namespace, canonical, mapping.name, variant.name)
+            statement["id"] = _finish_id(event_digest.copy(), (mapping.name, variant.name))
         check_statement(statement)
         statements = [statement]
         children = variant.children
@@ -111,8 +119,8 @@ class Translator:
                     if type(child) is not dict:
                         raise TranslationError(f"child {item['key']!r}: no statement produced")
                     if "id" not in child:
-                        child["id"] = statement_id(
-                            self._namespace, canonical, mapping.name, variant.name, str(item["key"])
+                        child["id"] = _finish_id(
+                            event_digest.copy(), (mapping.name, variant.name, str(item["key"]))
                         )
                     check_statement(child)
                     statements.append(child)

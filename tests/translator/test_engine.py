@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import copy
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from translator.config import Settings
-from translator.engine import REJECTED, SKIPPED, TRANSLATED, Translator
+from translator.engine import REJECTED, SKIPPED, TRANSLATED, Translator, statement_id
 from translator.events import normalise
 from translator.plan import load_plan
 
@@ -171,3 +172,15 @@ def test_translate_rejects_an_invalid_statement_with_the_reason(translator: Tran
     outcome = translator.translate(normalise(broken))
     assert outcome.status == REJECTED
     assert outcome.reason.startswith("invalid statement: /object/id:")
+
+
+def test_statement_id_is_the_standard_uuid5() -> None:
+    namespace = uuid.UUID("6f0d1d4e-5c1b-4b8e-9a51-6a0c8e2f3b7d")
+    canonical = b'{"name":"x"}'
+    expected = uuid.uuid5(namespace, (canonical + b"\x1fa\x1fb").decode())
+    assert statement_id(namespace, canonical, "a", "b") == str(expected)
+
+
+def test_statement_id_recipe_is_pinned(translator: Translator) -> None:
+    # The id recipe is a contract: changing it would duplicate every statement already sent.
+    assert _one(translator, ENROLLED)["id"] == "38899149-7b3e-5bfc-9637-2dde8919ff01"

@@ -7,12 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from translator.mapping.codegen import compile_template
 from translator.mapping.directives import (
     CompileContext,
-    Const,
     Evaluator,
-    compile_node,
-    evaluator,
 )
 from translator.mapping.nodes import Loc, Node, merge_nodes
 from translator.mapping.paths import PathSyntaxError, compile_path
@@ -124,11 +122,7 @@ def _compile_statement(node: Node | None, ctx: CompileContext, where: Loc) -> Ev
     if node.kind != "map":
         ctx.issues.add(node.loc, "'statement' is a map (the statement template)")
         return lambda _doc: MISSING
-    compiled = compile_node(node, ctx)
-    if isinstance(compiled, Const):
-        value = compiled.value
-        return lambda _doc: dict(value) if type(value) is dict else MISSING
-    return compiled
+    return compile_template(node, ctx)
 
 
 def _compile_children(
@@ -156,7 +150,7 @@ def _compile_children(
         # A child is the parent's statement with changes: `!delete` or `!replace` what differs.
         statement = merge_nodes(parent_statement, statement)
     return CompiledChildren(
-        over=evaluator(compile_node(over, ctx)),
+        over=compile_template(over, ctx),
         min_items=min_items,
         statement=_compile_statement(statement, ctx, node.loc),
     )
@@ -200,7 +194,7 @@ def compile_event(name: str, body: Node, ctx: CompileContext) -> CompiledEvent |
         if value_node is None or reason_node is None or not isinstance(reason_node.value, str):
             ctx.issues.add(skip_node.loc, "skip_unless takes {value: <node>, reason: <text>}")
         else:
-            skip_unless = evaluator(compile_node(value_node, ctx))
+            skip_unless = compile_template(value_node, ctx)
             skip_reason = reason_node.value
 
     required: list[tuple[str, Evaluator]] = []
@@ -231,7 +225,7 @@ def compile_event(name: str, body: Node, ctx: CompileContext) -> CompiledEvent |
         if variants_node.kind != "map" or not variants_node.value:
             ctx.issues.add(variants_node.loc, "'variants' is a map of variant name to mapping")
         else:
-            select = evaluator(compile_node(select_node, ctx))
+            select = compile_template(select_node, ctx)
             for variant_name, variant_body in variants_node.value.items():
                 if variant_body.kind != "map":
                     ctx.issues.add(variant_body.loc, "a variant is a map (statement, children)")

@@ -21,10 +21,18 @@ __all__ = [
     "Compiled",
     "Const",
     "Evaluator",
+    "IfParts",
+    "TemplatePath",
+    "call_parts",
     "compile_node",
     "evaluator",
+    "first_options",
+    "if_parts",
     "iterate_items",
     "plain_data",
+    "same_value",
+    "template_parts",
+    "template_text",
 ]
 
 Evaluator = Callable[[Any], Any]
@@ -198,11 +206,22 @@ def _template_text(value: Any) -> Any:
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
 
 
-def _tpl(node: Node, ctx: CompileContext) -> Compiled:
+@dataclass(frozen=True, slots=True)
+class TemplatePath:
+    """A `{$...}` placeholder of a template."""
+
+    path: str
+
+
+def template_parts(node: Node, ctx: CompileContext) -> list[str | TemplatePath] | None:
+    """A template split into literal text (vars already filled in) and paths, checked once.
+
+    None when the template can never have a value (a var that is null).
+    """
     text = _scalar_arg(node, ctx, "a template string")
     if text is None:
-        return Const(MISSING)
-    parts: list[str | Evaluator] = []
+        return None
+    parts: list[str | TemplatePath] = []
     position = 0
     for match in _PLACEHOLDER.finditer(text):
         literal = text[position : match.start()]
@@ -211,14 +230,15 @@ def _tpl(node: Node, ctx: CompileContext) -> Compiled:
         if token in ("{{", "}}"):
             parts.append(literal + token[0])
             continue
-        if literal:
-            parts.append(literal)
+        parts.append(literal)
         expression = (match.group(1) or "").strip()
         if expression.startswith("$"):
             try:
-                parts.append(compile_path(expression))
+                compile_path(expression)
             except PathSyntaxError as exc:
                 ctx.issues.add(node.loc, str(exc))
+                continue
+            parts.append(TemplatePath(expression))
         elif expression.startswith("vars."):
             name = expression[5:]
             if name not in ctx.vars:
@@ -226,7 +246,7 @@ def _tpl(node: Node, ctx: CompileContext) -> Compiled:
                 continue
             value = _template_text(ctx.vars[name])
             if value is MISSING:
-                return Const(MISSING)
+                return None
             parts.append(value)
         else:
             ctx.issues.add(
@@ -236,15 +256,27 @@ def _tpl(node: Node, ctx: CompileContext) -> Compiled:
     if "{" in text[position:] or "}" in text[position:]:
         ctx.issues.add(node.loc, "unbalanced brace in template (write {{ or }} for a brace)")
     parts.append(text[position:])
-    merged: list[str | Evaluator] = []
+    merged: list[str | TemplatePath] = []
     for part in parts:
         if isinstance(part, str) and merged and isinstance(merged[-1], str):
             merged[-1] = merged[-1] + part
         elif part != "":
             merged.append(part)
-    if all(isinstance(p, str) for p in merged):
-        return Const("".join(p for p in merged if isinstance(p, str)))
-    pieces = tuple(merged)
+    return merged
+
+
+def template_text(value: Any) -> Any:
+    """How a value is written inside a template; MISSING and null make the template MISSING."""
+    return _template_text(value)
+
+
+def _tpl(node: Node, ctx: CompileContext) -> Compiled:
+    parts = template_parts(node, ctx)
+    if parts is None:
+        return Const(MISSING)
+    if all(isinstance(p, str) for p in parts):
+        return Const("".join(p for p in parts if isinstance(p, str)))
+    pieces = tuple(p if isinstance(p, str) else compile_path(p.path) for p in parts)
 
     def render(doc: Any) -> Any:
         out = []
@@ -271,14 +303,22 @@ def _var(node: Node, ctx: CompileContext) -> Compiled:
     return Const(ctx.vars[name])
 
 
-def _first(node: Node, ctx: CompileContext) -> Compiled:
+def first_options(node: Node, ctx: CompileContext) -> list[Node] | None:
+    """The options of `!first`, checked."""
     inner = node.value
     if inner.kind != "seq" or not inner.value:
         ctx.issues.add(node.loc, "!first takes a non-empty list")
+        return None
+    options: list[Node] = inner.value
+    return options
+
+
+def _first(node: Node, ctx: CompileContext) -> Compiled:
+    options = first_options(node, ctx)
+    if options is None:
         return Const(MISSING)
-    options = [compile_node(v, ctx) for v in inner.value]
     fns: list[Evaluator] = []
-    for option in options:
+    for option in (compile_node(v, ctx) for v in options):
         if isinstance(option, Const):
             if option.value is not MISSING:
                 fns.append(evaluator(option))
@@ -296,33 +336,59 @@ def _first(node: Node, ctx: CompileContext) -> Compiled:
     return first
 
 
-def _if(node: Node, ctx: CompileContext) -> Compiled:
+@dataclass(frozen=True, slots=True)
+class IfParts:
+    """`!if`: a `present` subject or an `equals` pair, and the optional branches."""
+
+    present: Node | None
+    equals: tuple[Node, Node] | None
+    then: Node | None
+    otherwise: Node | None
+
+
+def if_parts(node: Node, ctx: CompileContext) -> IfParts | None:
+    """The parts of `!if`, checked."""
     args = _map_arg(node, ctx, required=set(), optional={"present", "equals", "then", "else"})
     if args is None:
-        return Const(MISSING)
-    then_fn = evaluator(compile_node(args["then"], ctx)) if "then" in args else None
-    else_fn = evaluator(compile_node(args["else"], ctx)) if "else" in args else None
+        return None
     if ("present" in args) == ("equals" in args):
         ctx.issues.add(node.loc, "!if takes exactly one test: 'present' or 'equals'")
-        return Const(MISSING)
-    test: Callable[[Any], bool]
-    if "present" in args:
-        subject = evaluator(compile_node(args["present"], ctx))
-
-        def test(doc: Any) -> bool:
-            return subject(doc) is not MISSING
-    else:
+        return None
+    equals = None
+    if "equals" in args:
         pair = args["equals"]
         if pair.kind != "seq" or len(pair.value) != 2:
             ctx.issues.add(pair.loc, "'equals' takes a list of two values")
-            return Const(MISSING)
-        left = evaluator(compile_node(pair.value[0], ctx))
-        right = evaluator(compile_node(pair.value[1], ctx))
+            return None
+        equals = (pair.value[0], pair.value[1])
+    return IfParts(args.get("present"), equals, args.get("then"), args.get("else"))
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """`equals` of `!if`: both present, same JSON type, equal (so 1 is not true, nor 1.0)."""
+    return a is not MISSING and b is not MISSING and type(a) is type(b) and a == b
+
+
+def _if(node: Node, ctx: CompileContext) -> Compiled:
+    parts = if_parts(node, ctx)
+    if parts is None:
+        return Const(MISSING)
+    then_fn = evaluator(compile_node(parts.then, ctx)) if parts.then is not None else None
+    else_fn = evaluator(compile_node(parts.otherwise, ctx)) if parts.otherwise is not None else None
+    test: Callable[[Any], bool]
+    if parts.present is not None:
+        subject = evaluator(compile_node(parts.present, ctx))
 
         def test(doc: Any) -> bool:
-            a = left(doc)
-            b = right(doc)
-            return a is not MISSING and b is not MISSING and type(a) is type(b) and a == b
+            return subject(doc) is not MISSING
+
+    else:
+        assert parts.equals is not None
+        left = evaluator(compile_node(parts.equals[0], ctx))
+        right = evaluator(compile_node(parts.equals[1], ctx))
+
+        def test(doc: Any) -> bool:
+            return same_value(left(doc), right(doc))
 
     def choose(doc: Any) -> Any:
         branch = then_fn if test(doc) else else_fn
@@ -375,21 +441,22 @@ def _lookup(node: Node, ctx: CompileContext) -> Compiled:
     return lookup
 
 
-def _call(node: Node, ctx: CompileContext) -> Compiled:
+def call_parts(node: Node, ctx: CompileContext) -> tuple[Callable[..., Any], list[Node]] | None:
+    """The bound built-in function of `!call` and its argument nodes, checked."""
     args = _map_arg(node, ctx, required={"fn"}, optional={"args"})
     if args is None:
-        return Const(MISSING)
+        return None
     name_node = args["fn"]
     name = name_node.value if name_node.kind == "scalar" else None
     spec = FUNCTIONS.get(name) if isinstance(name, str) else None
     if spec is None:
         ctx.issues.add(name_node.loc, f"unknown function {name!r}{_suggest(str(name), FUNCTIONS)}")
-        return Const(MISSING)
+        return None
     arg_nodes: list[Node] = []
     if "args" in args:
         if args["args"].kind != "seq":
             ctx.issues.add(args["args"].loc, "'args' is a list")
-            return Const(MISSING)
+            return None
         arg_nodes = list(args["args"].value)
     if not spec.min_args <= len(arg_nodes) <= spec.max_args:
         expected = (
@@ -398,8 +465,15 @@ def _call(node: Node, ctx: CompileContext) -> Compiled:
             else f"{spec.min_args} to {spec.max_args}"
         )
         ctx.issues.add(node.loc, f"{name} takes {expected} argument(s), got {len(arg_nodes)}")
+        return None
+    return spec.bind(ctx.functions), arg_nodes
+
+
+def _call(node: Node, ctx: CompileContext) -> Compiled:
+    parts = call_parts(node, ctx)
+    if parts is None:
         return Const(MISSING)
-    fn = spec.bind(ctx.functions)
+    fn, arg_nodes = parts
     arg_fns = [evaluator(compile_node(a, ctx)) for a in arg_nodes]
     if len(arg_fns) == 1:
         (only,) = arg_fns
@@ -412,7 +486,7 @@ def _call(node: Node, ctx: CompileContext) -> Compiled:
 
     def call(doc: Any) -> Any:
         values = [a(doc) for a in arg_fns]
-        if MISSING in values:
+        if any(v is MISSING for v in values):
             return MISSING
         return fn(*values)
 

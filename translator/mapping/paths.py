@@ -10,7 +10,7 @@ from jsonpath_ng.ext import parse as _jsonpath_parse
 
 from translator.missing import MISSING
 
-__all__ = ["Getter", "PathSyntaxError", "compile_path", "compile_path_all"]
+__all__ = ["Getter", "PathSyntaxError", "compile_path", "compile_path_all", "plain_steps"]
 
 Getter = Callable[[Any], Any]
 
@@ -24,7 +24,8 @@ class PathSyntaxError(ValueError):
     """The path does not parse; the message says why."""
 
 
-def _plain_steps(path: str) -> list[str | int] | None:
+def plain_steps(path: str) -> list[str | int] | None:
+    """The keys and indexes of a plain path (`$.a.b[0]`), or None when it needs jsonpath-ng."""
     if not _PLAIN.fullmatch(path):
         return None
     steps: list[str | int] = []
@@ -98,7 +99,7 @@ def compile_path(path: str) -> Getter:
 
     Raises PathSyntaxError for a path jsonpath-ng cannot parse.
     """
-    steps = _plain_steps(path)
+    steps = plain_steps(path)
     if steps is not None:
         return _step_getter(steps)
     expression = _parse(path)

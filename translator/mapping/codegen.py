@@ -1,0 +1,314 @@
+"""Compiles a statement template into one generated Python function: the hot path's builder.
+
+Closures per node (directives.py) cost a call for every object and path of every statement.
+Here the template's objects, lists, constants and plain paths become straight-line code in
+one function; other directives stay the closures `compile_node` makes and are called from it.
+The generated source never contains text from a mapping file: keys and values are bound as
+names in the function's namespace, so a mapping cannot inject code (ADR 0003).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from translator.mapping.directives import (
+    CompileContext,
+    Const,
+    call_parts,
+    compile_node,
+    first_options,
+    if_parts,
+    same_value,
+    template_parts,
+    template_text,
+)
+from translator.mapping.nodes import Node
+from translator.mapping.paths import compile_path, plain_steps
+from translator.missing import MISSING
+
+__all__ = ["compile_template"]
+
+
+Code = tuple[str, bool]  # an expression, and whether it may be MISSING
+
+
+class _Generator:
+    """Emits the body of `build(doc)`; each emitted value is an expression over bound names."""
+
+    def __init__(self, ctx: CompileContext) -> None:
+        self.ctx = ctx
+        self.lines: list[str] = []
+        self.depth = 1
+        self.namespace: dict[str, Any] = {"MISSING": MISSING, "_dict": dict, "_list": list}
+        self._count = 0
+        self._handlers: dict[str, Callable[[Node], Code | Const]] = {
+            "!ref": self._ref,
+            "!path": self._path_directive,
+            "!tpl": self._template,
+            "!call": self._call,
+            "!first": self._first,
+            "!if": self._if,
+        }
+
+    def _name(self, prefix: str) -> str:
+        self._count += 1
+        return f"{prefix}{self._count}"
+
+    def bind(self, value: Any) -> str:
+        """A name in the namespace holding `value` (a constant or a closure)."""
+        name = self._name("_k")
+        self.namespace[name] = value
+        return name
+
+    def emit(self, line: str) -> None:
+        self.lines.append("    " * self.depth + line)
+
+    def value(self, node: Node) -> Code | Const:
+        """Code for `node`: (expression, may be MISSING), or a Const known at load."""
+        if node.kind == "scalar":
+            return Const(node.value)
+        if node.kind == "map":
+            return self._map(node)
+        if node.kind == "seq":
+            return self._list(node)
+        handler = self._handlers.get(node.tag)
+        if handler is not None:
+            return handler(node)
+        return self._closure(node)
+
+    def _closure(self, node: Node) -> Code | Const:
+        compiled = compile_node(node, self.ctx)
+        if isinstance(compiled, Const):
+            return compiled
+        return f"{self.bind(compiled)}(doc)", True
+
+    def _materialise(self, code: Code | Const) -> str:
+        """A name holding the value, so that it can be tested and used without re-evaluation."""
+        if isinstance(code, Const):
+            return self.bind(code.value)
+        expression, _ = code
+        target = self._name("_v")
+        self.emit(f"{target} = {expression}")
+        return target
+
+    def _path_directive(self, node: Node) -> Code | Const:
+        inner = node.value
+        if inner.kind == "scalar" and isinstance(inner.value, str):
+            steps = plain_steps(inner.value.strip())
+            if steps is not None:
+                return self._path(steps)
+        return self._closure(node)
+
+    def _path(self, steps: list[str | int]) -> Code:
+        target = self._name("_p")
+        self.emit(f"{target} = doc")
+        for step in steps:
+            key = self.bind(step)
+            if isinstance(step, int):
+                self.emit(
+                    f"{target} = {target}[{key}] if type({target}) is _list and "
+                    f"-len({target}) <= {key} < len({target}) else MISSING"
+                )
+            else:
+                self.emit(
+                    f"{target} = {target}.get({key}, MISSING) if type({target}) is _dict "
+                    "else MISSING"
+                )
+        return target, True
+
+    def _ref(self, node: Node) -> Code | Const:
+        inner = node.value
+        name = inner.value if inner.kind == "scalar" and isinstance(inner.value, str) else None
+        fragment = self.ctx.fragments.get(name) if name is not None else None
+        if name is None or fragment is None or name in self.ctx._fragment_stack:
+            return self._closure(node)  # reports the problem once, with its location
+        self.ctx._fragment_stack.append(name)
+        try:
+            return self.value(fragment)
+        finally:
+            self.ctx._fragment_stack.pop()
+
+    def _template(self, node: Node) -> Code | Const:
+        parts = template_parts(node, self.ctx)
+        if parts is None:
+            return Const(MISSING)
+        if all(isinstance(p, str) for p in parts):
+            return Const("".join(p for p in parts if isinstance(p, str)))
+        result = self._name("_s")
+        self.emit(f"{result} = MISSING")
+        pieces: list[str] = []
+        opened = 0
+        to_text = self.bind(template_text)
+        for part in parts:
+            if isinstance(part, str):
+                pieces.append(self.bind(part))
+                continue
+            steps = plain_steps(part.path)
+            if steps is not None:
+                piece, _ = self._path(steps)
+            else:
+                piece = self._materialise((f"{self.bind(compile_path(part.path))}(doc)", True))
+            self.emit(f"if type({piece}) is not str: {piece} = {to_text}({piece})")
+            self.emit(f"if {piece} is not MISSING:")
+            self.depth += 1
+            opened += 1
+            pieces.append(piece)
+        self.emit(f"{result} = " + " + ".join(pieces))
+        self.depth -= opened
+        return result, True
+
+    def _call(self, node: Node) -> Code | Const:
+        parts = call_parts(node, self.ctx)
+        if parts is None:
+            return Const(MISSING)
+        fn, arg_nodes = parts
+        result = self._name("_r")
+        self.emit(f"{result} = MISSING")
+        arguments: list[str] = []
+        opened = 0
+        for arg_node in arg_nodes:
+            code = self.value(arg_node)
+            if isinstance(code, Const):
+                if code.value is MISSING:  # the call can never happen
+                    self.depth -= opened
+                    return result, True
+                arguments.append(self.bind(code.value))
+                continue
+            name = self._materialise(code)
+            if code[1]:
+                self.emit(f"if {name} is not MISSING:")
+                self.depth += 1
+                opened += 1
+            arguments.append(name)
+        self.emit(f"{result} = {self.bind(fn)}({', '.join(arguments)})")
+        self.depth -= opened
+        return result, True
+
+    def _first(self, node: Node) -> Code | Const:
+        options = first_options(node, self.ctx)
+        if options is None:
+            return Const(MISSING)
+        result = self._name("_f")
+        self.emit(f"{result} = MISSING")
+        opened = 0
+        for option in options:
+            mark = len(self.lines)
+            code = self.value(option)
+            if isinstance(code, Const):
+                if code.value is MISSING:
+                    continue
+                self.emit(f"{result} = {self.bind(code.value)}")
+                break  # nothing after a constant can be reached
+            expression, may_be_missing = code
+            self.emit(f"{result} = {expression}")
+            if not may_be_missing:
+                break
+            if len(self.lines) > mark:
+                self.emit(f"if {result} is MISSING:")
+                self.depth += 1
+                opened += 1
+                self.emit("pass")
+        self.depth -= opened
+        return result, True
+
+    def _if(self, node: Node) -> Code | Const:
+        parts = if_parts(node, self.ctx)
+        if parts is None:
+            return Const(MISSING)
+        if parts.present is not None:
+            subject = self.value(parts.present)
+            if isinstance(subject, Const):
+                branch = parts.then if subject.value is not MISSING else parts.otherwise
+                return Const(MISSING) if branch is None else self.value(branch)
+            condition = f"{self._materialise(subject)} is not MISSING"
+        else:
+            assert parts.equals is not None
+            left = self._materialise(self.value(parts.equals[0]))
+            right = self._materialise(self.value(parts.equals[1]))
+            condition = f"{self.bind(same_value)}({left}, {right})"
+        result = self._name("_i")
+        self.emit(f"{result} = MISSING")
+        self.emit(f"if {condition}:")
+        self._branch(result, parts.then)
+        self.emit("else:")
+        self._branch(result, parts.otherwise)
+        return result, True
+
+    def _branch(self, result: str, node: Node | None) -> None:
+        self.depth += 1
+        self.emit("pass")
+        if node is not None:
+            code = self.value(node)
+            expression = self.bind(code.value) if isinstance(code, Const) else code[0]
+            self.emit(f"{result} = {expression}")
+        self.depth -= 1
+
+    def _map(self, node: Node) -> Code | Const:
+        parts = {key: self.value(child) for key, child in node.value.items()}
+        constants = {
+            k: p.value for k, p in parts.items() if isinstance(p, Const) and p.value is not MISSING
+        }
+        dynamic = [(k, p) for k, p in parts.items() if not isinstance(p, Const)]
+        if not dynamic:
+            if not constants and parts:
+                return Const(MISSING)
+            return Const(constants)
+        target = self._name("_m")
+        self.emit(f"{target} = _dict({self.bind(constants)})" if constants else f"{target} = {{}}")
+        always_present = bool(constants)
+        for key, part in dynamic:
+            assert not isinstance(part, Const)
+            expression, may_be_missing = part
+            key_name = self.bind(key)
+            if may_be_missing:
+                value = self._materialise(part)
+                self.emit(f"if {value} is not MISSING: {target}[{key_name}] = {value}")
+            else:
+                always_present = True
+                self.emit(f"{target}[{key_name}] = {expression}")
+        if always_present:
+            return target, False
+        self.emit(f"if not {target}: {target} = MISSING")
+        return target, True
+
+    def _list(self, node: Node) -> Code | Const:
+        parts = [self.value(child) for child in node.value]
+        if all(isinstance(p, Const) for p in parts):
+            return Const(
+                [p.value for p in parts if isinstance(p, Const) and p.value is not MISSING]
+            )
+        target = self._name("_l")
+        self.emit(f"{target} = []")
+        for part in parts:
+            if isinstance(part, Const):
+                if part.value is not MISSING:
+                    self.emit(f"{target}.append({self.bind(part.value)})")
+                continue
+            expression, may_be_missing = part
+            if may_be_missing:
+                value = self._materialise(part)
+                self.emit(f"if {value} is not MISSING: {target}.append({value})")
+            else:
+                self.emit(f"{target}.append({expression})")
+        return target, False
+
+
+def compile_template(node: Node, ctx: CompileContext) -> Callable[[Any], Any]:
+    """A function building the template's value for one document (a fresh top-level object).
+
+    Problems (unknown directives, bad paths, ...) are reported to `ctx.issues` as usual.
+    """
+    generator = _Generator(ctx)
+    result = generator.value(node)
+    if isinstance(result, Const):
+        value = result.value
+        if type(value) is dict:
+            return lambda _doc: dict(value)
+        return lambda _doc: value
+    expression, _ = result
+    source = "def build(doc):\n" + "\n".join(generator.lines) + f"\n    return {expression}\n"
+    code = compile(source, f"<mapping template at {node.loc}>", "exec")
+    exec(code, generator.namespace)  # generated by us from bound names only: see the module doc
+    built: Callable[[Any], Any] = generator.namespace["build"]
+    return built
