@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from translator.config import default_mappings_dir
+from translator.mapping.codegen import compile_template
 from translator.mapping.directives import CompileContext, compile_node, evaluator
 from translator.mapping.functions import FunctionContext
 from translator.mapping.nodes import Issues, load_yaml_file
@@ -22,7 +23,7 @@ def _examples() -> list[str]:
     return _BLOCK.findall(README.read_text(encoding="utf-8"))
 
 
-def _run_example(text: str, tmp_path: Path) -> tuple[Any, Any]:
+def _run_example(text: str, tmp_path: Path, *, generated: bool) -> tuple[Any, Any]:
     path = tmp_path / "example.yaml"
     path.write_text(text, encoding="utf-8")
     issues = Issues()
@@ -36,7 +37,10 @@ def _run_example(text: str, tmp_path: Path) -> tuple[Any, Any]:
         fragments=fragments,
         functions=FunctionContext(pseudonym_secret=b"readme", actor_map={}),
     )
-    compiled = evaluator(compile_node(root.value["mapping"], ctx))
+    mapping = root.value["mapping"]
+    compiled = (
+        compile_template(mapping, ctx) if generated else evaluator(compile_node(mapping, ctx))
+    )
     assert not issues.items, [str(i) for i in issues.items]
     document = orjson.loads(orjson.dumps(_data(root.value["input"])))
     expected = orjson.loads(orjson.dumps(_data(root.value["output"])))
@@ -68,7 +72,8 @@ def test_readme_has_an_example_for_every_value_directive() -> None:
         assert f"{tag} " in text, f"mappings/README.md has no example of {tag}"
 
 
+@pytest.mark.parametrize("generated", [False, True], ids=["closures", "generated"])
 @pytest.mark.parametrize("example", _examples(), ids=lambda e: e.split("\n", 3)[2].strip()[:40])
-def test_readme_example_output_is_exact(example: str, tmp_path: Path) -> None:
-    actual, expected = _run_example(example, tmp_path)
+def test_readme_example_output_is_exact(example: str, generated: bool, tmp_path: Path) -> None:
+    actual, expected = _run_example(example, tmp_path, generated=generated)
     assert actual == expected
