@@ -1,0 +1,153 @@
+"""The translator CLI: dry-run buckets, summary, rejects file and exit codes; check, explain, coverage."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import orjson
+import pytest
+from click.testing import CliRunner
+
+from support.tincan_check import assert_valid_statement
+from translator.cli import main
+
+CORE = Path(__file__).parent / "mapping" / "fixtures" / "core"
+
+ENROLLED = {
+    "name": "edx.course.enrollment.activated",
+    "time": "2024-05-01T10:00:00+00:00",
+    "context": {"course_id": "course-v1:Org+C1+2024", "user_id": 42, "org_id": "Org"},
+    "event": {"course_id": "course-v1:Org+C1+2024", "mode": "audit"},
+}
+
+
+def _line(**changes: object) -> bytes:
+    return orjson.dumps({**ENROLLED, **changes})
+
+
+LOG = b"\n".join(
+    [
+        _line(),
+        b"2024-05-01 10:00:00,123 INFO 7 [tracking] logger.py:42 - "
+        + _line(time="2024-05-01T10:00:01Z"),
+        _line(name="edx.bookmark.added"),
+        _line(context={"course_id": "c"}),  # anonymous
+        b'{"name": "edx.course.enrollment.activated", "time": ',  # truncated
+        b"[1, 2]",
+        b'{"name": "edx.course.enrollment.activated", "x": "\xff\xfe"}',  # not UTF-8
+        b"",
+        _line(event={"mode": "audit"}),  # missing the required course id
+    ]
+)
+
+
+@pytest.fixture
+def runner(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    monkeypatch.setenv("TRANSLATOR_MAPPINGS_DIR", str(CORE))
+    monkeypatch.setenv("TRANSLATOR_PSEUDONYM_SECRET", "cli-test")
+    monkeypatch.delenv("TRANSLATOR_OVERLAYS", raising=False)
+    return CliRunner()
+
+
+def test_dry_run_reconciles_every_line_and_writes_rejects(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    log = tmp_path / "tracking.log"
+    log.write_bytes(LOG)
+    rejects = tmp_path / "rejects.jsonl"
+    result = runner.invoke(main, ["dry-run", str(log), "--rejects", str(rejects)])
+    assert result.exit_code == 1
+    statements = [orjson.loads(line) for line in result.stdout.splitlines()]
+    assert len(statements) == 2
+    for statement in statements:
+        assert_valid_statement(statement)
+    last = result.stderr.strip().splitlines()[-1]
+    assert last == "read 9, translated 2 (2 statements), skipped 2, rejected 5"
+    assert "edx.bookmark.added: no mapping" in result.stderr
+    assert "edx.course.enrollment.activated: anonymous user" in result.stderr
+    records = [orjson.loads(line) for line in rejects.read_bytes().splitlines()]
+    assert [(r["source"], r["line"]) for r in records] == [(str(log), n) for n in (5, 6, 7, 8, 9)]
+    assert records[-1]["reason"] == "missing required field $.event.course_id"
+    assert records[2]["reason"] == "not valid UTF-8"
+    assert all(r["reason"] for r in records)
+
+
+def test_dry_run_reads_gzip_and_stdin_and_exits_zero_when_clean(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    log = tmp_path / "tracking.log.gz"
+    log.write_bytes(gzip.compress(_line() + b"\n"))
+    result = runner.invoke(
+        main, ["dry-run", str(log), "-"], input=_line(time="2024-05-02T00:00:00Z")
+    )
+    assert result.exit_code == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "read 2, translated 2 (2 statements), skipped 0, rejected 0"
+    )
+
+
+def test_dry_run_output_is_deterministic(runner: CliRunner, tmp_path: Path) -> None:
+    log = tmp_path / "tracking.log"
+    log.write_bytes(LOG)
+    first = runner.invoke(main, ["dry-run", str(log)]).stdout
+    assert first == runner.invoke(main, ["dry-run", str(log)]).stdout
+
+
+def test_dry_run_warns_without_a_pseudonym_secret(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TRANSLATOR_PSEUDONYM_SECRET")
+    log = tmp_path / "tracking.log"
+    log.write_bytes(_line())
+    result = runner.invoke(main, ["dry-run", str(log)])
+    assert result.exit_code == 0
+    assert "TRANSLATOR_PSEUDONYM_SECRET is not set" in result.stderr
+
+
+def test_dry_run_strict_checks_with_tincan(runner: CliRunner, tmp_path: Path) -> None:
+    log = tmp_path / "tracking.log"
+    log.write_bytes(_line())
+    result = runner.invoke(main, ["dry-run", "--strict", str(log)])
+    assert result.exit_code == 0, result.stderr
+
+
+def test_dry_run_usage_errors_exit_two(runner: CliRunner, tmp_path: Path) -> None:
+    missing = runner.invoke(main, ["dry-run", str(tmp_path / "nope.log")])
+    assert missing.exit_code == 2
+    assert "nope.log" in missing.stderr
+    bad_overlay = tmp_path / "overlay"
+    bad_overlay.mkdir()
+    (bad_overlay / "x.yaml").write_text("events:\n  edx.course.enrolment.activated: !disable\n")
+    result = runner.invoke(main, ["dry-run", "--overlay", str(bad_overlay), str(tmp_path)])
+    assert result.exit_code == 2
+    assert "did you mean 'edx.course.enrollment.activated'?" in result.stderr
+
+
+def test_check_reports_catalog_coverage(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["check"])
+    assert result.exit_code == 0, result.stderr
+    assert "catalog coverage: 3 of 73 documented events mapped" in result.stdout
+    assert "not mapped: edx.course.enrollment.upgrade.clicked" in result.stdout
+
+
+def test_explain_shows_the_file_and_line_of_each_field(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["explain", "edx.course.enrollment.activated"])
+    assert result.exit_code == 0, result.stderr
+    assert '/statement/verb/id: "http://adlnet.gov/expapi/verbs/registered"' in result.stdout
+    assert "xapi/enrollment.yaml:" in result.stdout
+    unknown = runner.invoke(main, ["explain", "edx.course.enrolment.activated"])
+    assert unknown.exit_code == 2
+    assert "did you mean 'edx.course.enrollment.activated'?" in unknown.stderr
+
+
+def test_coverage_counts_event_types(runner: CliRunner, tmp_path: Path) -> None:
+    log = tmp_path / "tracking.log"
+    log.write_bytes(LOG)
+    result = runner.invoke(main, ["coverage", str(log)])
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert any("mapped" in l and "edx.course.enrollment.activated" in l for l in lines)
+    assert any("not mapped" in l and "edx.bookmark.added" in l for l in lines)
+    assert lines[-1].endswith("4 unreadable lines")
