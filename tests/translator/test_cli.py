@@ -1,4 +1,4 @@
-"""The translator CLI: dry-run buckets, summary, rejects file and exit codes; check, explain, coverage."""
+"""The translator CLI: dry-run buckets, summary, rejects, exit codes; check, explain, coverage."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 import orjson
 import pytest
 from click.testing import CliRunner
-
 from support.tincan_check import assert_valid_statement
+
 from translator.cli import main
 
 CORE = Path(__file__).parent / "mapping" / "fixtures" / "core"
@@ -148,6 +148,6 @@ def test_coverage_counts_event_types(runner: CliRunner, tmp_path: Path) -> None:
     result = runner.invoke(main, ["coverage", str(log)])
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert any("mapped" in l and "edx.course.enrollment.activated" in l for l in lines)
-    assert any("not mapped" in l and "edx.bookmark.added" in l for l in lines)
+    assert any("mapped" in row and "edx.course.enrollment.activated" in row for row in lines)
+    assert any("not mapped" in row and "edx.bookmark.added" in row for row in lines)
     assert lines[-1].endswith("4 unreadable lines")
