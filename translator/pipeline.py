@@ -17,6 +17,7 @@ from translator.xapi import strict_check
 __all__ = ["LineResult", "RejectsWriter", "Summary", "run", "summary_key", "translate_lines"]
 
 _REJECT_TEXT_LIMIT = 10_000
+_DETAIL_LIMIT = 1_000  # distinct names and reasons kept apart: memory stays flat on any log
 
 
 def summary_key(name: str) -> str:
@@ -44,10 +45,19 @@ class Summary:
             self.statements += len(outcome.statements)
         elif outcome.status == SKIPPED:
             self.skipped += 1
-            self.skipped_by_reason[(summary_key(outcome.event_name), outcome.reason)] += 1
+            key = (summary_key(outcome.event_name), outcome.reason)
+            if key not in self.skipped_by_reason and len(self.skipped_by_reason) >= _DETAIL_LIMIT:
+                key = ("(other event names)", "")
+            self.skipped_by_reason[key] += 1
         else:
             self.rejected += 1
-            self.rejected_by_reason[outcome.reason] += 1
+            reason = outcome.reason
+            if (
+                reason not in self.rejected_by_reason
+                and len(self.rejected_by_reason) >= _DETAIL_LIMIT
+            ):
+                reason = "(other reasons: see the rejects file)"
+            self.rejected_by_reason[reason] += 1
 
     @property
     def reconciles(self) -> bool:

@@ -164,6 +164,9 @@ def _not(value: Any) -> Any:
     return (not value) if type(value) is bool else MISSING
 
 
+_ACTOR_CACHE_SIZE = 4096
+
+
 def _bind_actor_id(ctx: FunctionContext) -> Callable[..., Any]:
     secret = ctx.pseudonym_secret
     known = ctx.actor_map
@@ -182,8 +185,9 @@ def _bind_actor_id(ctx: FunctionContext) -> Callable[..., Any]:
             if found is None:
                 digest = hmac.new(secret, key.encode(), hashlib.sha256).digest()
                 found = str(uuid.UUID(bytes=digest[:16], version=4))
-            if len(cache) < 100_000:
-                cache[key] = found
+            if len(cache) >= _ACTOR_CACHE_SIZE:
+                cache.clear()  # bounded: memory stays flat on a log of any number of learners
+            cache[key] = found
         return found
 
     return actor_id

@@ -1,0 +1,58 @@
+"""The pipeline streams: every line is counted once, and memory does not grow with the log."""
+
+from __future__ import annotations
+
+import tracemalloc
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+
+from translator.config import Settings
+from translator.engine import Translator
+from translator.events import SourceLine
+from translator.pipeline import Summary, run, translate_lines
+from translator.plan import load_plan
+
+CORE = Path(__file__).parent / "mapping" / "fixtures" / "core"
+
+
+def _lines(count: int) -> Iterator[SourceLine]:
+    for n in range(count):
+        event = {
+            "name": "edx.course.enrollment.activated" if n % 3 else f"custom.event.{n}",
+            "time": f"2024-05-01T10:00:{n % 60:02d}+00:00",
+            "context": {"course_id": "course-v1:Org+C1+2024", "user_id": n},
+            "event": {"course_id": "course-v1:Org+C1+2024", "mode": "audit"},
+        }
+        text = orjson.dumps(event) if n % 7 else b'{"broken": ' + str(n).encode()
+        yield SourceLine("generated.log", n + 1, text)
+
+
+def _peak_bytes(count: int) -> tuple[int, Summary]:
+    settings = Settings(mappings_dir=CORE, pseudonym_secret="t")
+    translator = Translator(load_plan(settings, environ={}), id_namespace=settings.id_namespace)
+    summary = Summary()
+    tracemalloc.start()
+    try:
+        results = translate_lines(_lines(count), translator, max_line_bytes=10_000)
+        run(results, summary, on_statement=lambda _statement, _result: None)
+        return tracemalloc.get_traced_memory()[1], summary
+    finally:
+        tracemalloc.stop()
+
+
+def test_pipeline_counts_every_line_in_one_bucket() -> None:
+    _, summary = _peak_bytes(700)
+    assert summary.reconciles
+    assert summary.read == 700
+    assert summary.rejected == 100  # every 7th line is cut
+    assert summary.total_line().startswith("read 700, translated ")
+
+
+def test_pipeline_memory_stays_flat_however_long_the_log() -> None:
+    small, _ = _peak_bytes(5_000)
+    large, summary = _peak_bytes(40_000)
+    assert summary.reconciles
+    # Distinct skipped names and reject reasons are capped, so 8x the lines is not 8x the memory.
+    assert large < small * 2, (small, large)
