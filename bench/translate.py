@@ -145,7 +145,7 @@ def _event(kind: str, rng: random.Random, n: int) -> dict[str, Any]:
     video = f"block-v1:{course[10:]}+type@video+block@{rng.getrandbits(64):016x}"
     event = {
         "host_component_id": video,
-        "bumper_id": "/assets/bumper.mp4",
+        "bumper_id": "https://cdn.example.org/bumper.webm",
         "code": "html5",
         "currentTime": round(rng.random() * 10, 2),
         "duration": 10.0,

@@ -288,10 +288,10 @@ def explain(ctx: click.Context, event: str, overlays: tuple[Path, ...]) -> None:
         click.echo(f"aliases: {', '.join(mapping.aliases)}")
     if mapping.skip_unless is not None:
         click.echo(f"skipped unless present (reason: {mapping.skip_reason})")
-    if mapping.required:
-        click.echo("required: " + ", ".join(path for path, _ in mapping.required))
     for variant in mapping.variants.values():
         click.echo(f"variant {variant.name}:")
+        if variant.required:
+            click.echo("  required: " + ", ".join(path for path, _ in variant.required))
         for key in ("statement", "children"):
             part = variant.body.get(key)
             if part is not None:

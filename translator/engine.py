@@ -91,13 +91,13 @@ class Translator:
             subject = mapping.skip_unless(event)
             if subject is MISSING or subject is None:
                 return Outcome(SKIPPED, reason=mapping.skip_reason, event_name=label)
-        for path, get in mapping.required:
-            if get(event) is MISSING:
-                return Outcome(REJECTED, reason=f"missing required field {path}", event_name=label)
         variant = self._variant(mapping, event)
         if variant is None:
             chosen = mapping.select(event) if mapping.select is not None else MISSING
             return Outcome(SKIPPED, reason=f"no variant {chosen!r}", event_name=label)
+        for path, get in variant.required:
+            if get(event) is MISSING:
+                return Outcome(REJECTED, reason=f"missing required field {path}", event_name=label)
 
         event_digest = hashlib.sha1(self._namespace_bytes)
         event_digest.update(orjson.dumps(event, option=orjson.OPT_SORT_KEYS))

@@ -124,6 +124,13 @@ def test_translate_rejects_a_missing_required_field(translator: Translator) -> N
     )
 
 
+def test_translate_require_lists_add_up_through_extends(translator: Translator) -> None:
+    # the base fragment requires $.time, the event itself $.event.course_id: both hold
+    no_time = {k: v for k, v in ENROLLED.items() if k != "time"}
+    outcome = translator.translate(normalise(no_time))
+    assert (outcome.status, outcome.reason) == (REJECTED, "missing required field $.time")
+
+
 def test_translate_falls_back_to_event_type_and_aliases(translator: Translator) -> None:
     legacy = {k: v for k, v in PROBLEM.items() if k != "name"}
     legacy["event_type"] = "save_problem_check"
@@ -144,7 +151,8 @@ def test_translate_fans_out_children_that_refer_to_the_parent(translator: Transl
     assert len(children) == 2
     assert parent["result"]["score"] == {"raw": 1, "max": 2, "min": 0, "scaled": 0.5}
     assert [c["object"]["id"].rsplit("/", 1)[1] for c in children] == ["p1_2_1", "p1_3_1"]
-    assert [c["result"]["success"] for c in children] == [True, False]
+    # `result: !replace` in the child template: no score inherited from the parent
+    assert [c["result"] for c in children] == [{"success": True}, {"success": False}]
     for child in children:
         assert child["context"]["statement"] == {"objectType": "StatementRef", "id": parent["id"]}
     assert len({s["id"] for s in outcome.statements}) == 3

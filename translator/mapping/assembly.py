@@ -99,7 +99,7 @@ class _Assembler:
             if _is_tag(node, "!delete"):
                 self.issues.add(node.loc, f"cannot delete unknown {section} entry {name!r}")
                 return
-            target[name] = merge_nodes(Node("map", {}, node.loc), node) or node
+            target[name] = node.value if _is_tag(node, "!replace") else node
             return
         if not overlay:
             self.issues.add(node.loc, f"{section} entry {name!r} already defined at {existing.loc}")
@@ -153,7 +153,7 @@ class _Assembler:
             )
             return
         self.sources.disabled.pop(name, None)
-        events[name] = merge_nodes(Node("map", {}, whole.loc), whole) or whole
+        events[name] = whole
 
 
 def assemble(mappings_dir: Path, overlays: Iterable[Path], issues: Issues) -> MappingSources:

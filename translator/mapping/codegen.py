@@ -19,6 +19,7 @@ from translator.mapping.directives import (
     compile_node,
     first_options,
     if_parts,
+    is_deleted,
     same_value,
     template_parts,
     template_text,
@@ -72,6 +73,8 @@ class _Generator:
             return self._map(node)
         if node.kind == "seq":
             return self._list(node)
+        if node.tag == "!replace":  # what no overlay merge consumed is the subtree itself
+            return self.value(node.value)
         handler = self._handlers.get(node.tag)
         if handler is not None:
             return handler(node)
@@ -245,7 +248,9 @@ class _Generator:
         self.depth -= 1
 
     def _map(self, node: Node) -> Code | Const:
-        parts = {key: self.value(child) for key, child in node.value.items()}
+        parts = {
+            key: self.value(child) for key, child in node.value.items() if not is_deleted(child)
+        }
         constants = {
             k: p.value for k, p in parts.items() if isinstance(p, Const) and p.value is not MISSING
         }

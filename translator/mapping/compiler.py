@@ -53,6 +53,7 @@ class CompiledVariant:
     """The statement and children of one variant; `body` is the resolved mapping (explain)."""
 
     name: str
+    required: tuple[tuple[str, Evaluator], ...]
     statement: Evaluator
     children: CompiledChildren | None
     body: Node
@@ -67,7 +68,6 @@ class CompiledEvent:
     aliases: tuple[str, ...]
     skip_unless: Evaluator | None
     skip_reason: str
-    required: tuple[tuple[str, Evaluator], ...]
     select: Evaluator | None
     variants: Mapping[str, CompiledVariant]
 
@@ -89,6 +89,25 @@ def _names(node: Node, ctx: CompileContext, what: str) -> list[str]:
     return names
 
 
+def _merge_bodies(base: Node, change: Node) -> Node:
+    """Merge event mappings: `change` over `base`, except that `require` lists add up."""
+    merged = merge_nodes(base, change) or change
+    base_require, change_require = base.get("require"), change.get("require")
+    if base_require is None or change_require is None or merged.kind != "map":
+        return merged
+    items: list[Node] = []
+    seen: set[object] = set()
+    for require in (base_require, change_require):
+        for item in require.value if require.kind == "seq" else [require]:
+            key = item.value if item.kind == "scalar" else id(item)
+            if key not in seen:
+                seen.add(key)
+                items.append(item)
+    values = dict(merged.value)
+    values["require"] = Node("seq", items, change_require.loc)
+    return Node("map", values, merged.loc)
+
+
 def resolve_event(body: Node, ctx: CompileContext, stack: tuple[str, ...] = ()) -> Node:
     """The event mapping with its `extends` fragments merged under it (recursively)."""
     extends = body.get("extends")
@@ -107,11 +126,11 @@ def resolve_event(body: Node, ctx: CompileContext, stack: tuple[str, ...] = ()) 
             ctx.issues.add(extends.loc, f"fragment {name!r} is not a map and cannot be extended")
             continue
         resolved = resolve_event(fragment, ctx, (*stack, name))
-        merged = resolved if merged is None else merge_nodes(merged, resolved)
+        merged = resolved if merged is None else _merge_bodies(merged, resolved)
     own = Node("map", {k: v for k, v in body.value.items() if k != "extends"}, body.loc)
     if merged is None:
         return own
-    return merge_nodes(merged, own) or own
+    return _merge_bodies(merged, own)
 
 
 def _compile_statement(node: Node | None, ctx: CompileContext, where: Loc) -> Evaluator:
@@ -156,10 +175,31 @@ def _compile_children(
     )
 
 
+def _compile_required(body: Node, ctx: CompileContext) -> tuple[tuple[str, Evaluator], ...]:
+    required: list[tuple[str, Evaluator]] = []
+    require_node = body.get("require")
+    if require_node is None:
+        return ()
+    items = require_node.value if require_node.kind == "seq" else [require_node]
+    for item in items:
+        if item.kind != "scalar" or not isinstance(item.value, str):
+            ctx.issues.add(item.loc, "require takes JSONPaths such as $.context.course_id")
+            continue
+        try:
+            required.append((item.value, compile_path(item.value)))
+        except PathSyntaxError as exc:
+            ctx.issues.add(item.loc, str(exc))
+    return tuple(required)
+
+
+_VARIANT_KEYS = ("description", "require", "statement", "children")
+
+
 def _compile_variant(name: str, body: Node, ctx: CompileContext) -> CompiledVariant:
     children = body.get("children")
     return CompiledVariant(
         name=name,
+        required=_compile_required(body, ctx),
         statement=_compile_statement(body.get("statement"), ctx, body.loc),
         children=(
             _compile_children(children, body.get("statement"), ctx)
@@ -197,19 +237,6 @@ def compile_event(name: str, body: Node, ctx: CompileContext) -> CompiledEvent |
             skip_unless = compile_template(value_node, ctx)
             skip_reason = reason_node.value
 
-    required: list[tuple[str, Evaluator]] = []
-    require_node = resolved.get("require")
-    if require_node is not None:
-        items = require_node.value if require_node.kind == "seq" else [require_node]
-        for item in items:
-            if item.kind != "scalar" or not isinstance(item.value, str):
-                ctx.issues.add(item.loc, "require takes JSONPaths such as $.context.course_id")
-                continue
-            try:
-                required.append((item.value, compile_path(item.value)))
-            except PathSyntaxError as exc:
-                ctx.issues.add(item.loc, str(exc))
-
     select_node = resolved.get("select")
     variants_node = resolved.get("variants")
     common = Node(
@@ -230,7 +257,11 @@ def compile_event(name: str, body: Node, ctx: CompileContext) -> CompiledEvent |
                 if variant_body.kind != "map":
                     ctx.issues.add(variant_body.loc, "a variant is a map (statement, children)")
                     continue
-                merged = merge_nodes(common, variant_body) or common
+                for key, child in variant_body.value.items():
+                    if key not in _VARIANT_KEYS:
+                        hint = _suggest(key, _VARIANT_KEYS)
+                        ctx.issues.add(child.loc, f"unknown key {key!r} in a variant{hint}")
+                merged = _merge_bodies(common, variant_body)
                 variants[variant_name] = _compile_variant(variant_name, merged, ctx)
     else:
         variants[DEFAULT_VARIANT] = _compile_variant(DEFAULT_VARIANT, common, ctx)
@@ -241,7 +272,6 @@ def compile_event(name: str, body: Node, ctx: CompileContext) -> CompiledEvent |
         aliases=aliases,
         skip_unless=skip_unless,
         skip_reason=skip_reason,
-        required=tuple(required),
         select=select,
         variants=variants,
     )

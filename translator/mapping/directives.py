@@ -28,6 +28,7 @@ __all__ = [
     "evaluator",
     "first_options",
     "if_parts",
+    "is_deleted",
     "iterate_items",
     "plain_data",
     "same_value",
@@ -96,7 +97,9 @@ def compile_node(node: Node, ctx: CompileContext) -> Compiled:
             return Const(MISSING)
         return directive(node, ctx)
     if node.kind == "map":
-        return _compile_map({k: compile_node(v, ctx) for k, v in node.value.items()}, node)
+        return _compile_map(
+            {k: compile_node(v, ctx) for k, v in node.value.items() if not is_deleted(v)}, node
+        )
     if node.kind == "seq":
         return _compile_list([compile_node(v, ctx) for v in node.value])
     return Const(node.value)
@@ -546,8 +549,19 @@ def iterate_items(collection: Any) -> list[dict[str, Any]]:
     return []
 
 
-def _overlay_only(node: Node, ctx: CompileContext) -> Compiled:
-    ctx.issues.add(node.loc, f"{node.tag} is only meaningful in an overlay or an event entry")
+def is_deleted(node: Node) -> bool:
+    """A map value written `!delete`: the key is left out (no overlay merge consumed it)."""
+    return node.kind == "tag" and node.tag == "!delete"
+
+
+def _replace(node: Node, ctx: CompileContext) -> Compiled:
+    """`!replace X` that no merge consumed is X itself."""
+    return compile_node(node.value, ctx)
+
+
+def _misplaced(node: Node, ctx: CompileContext) -> Compiled:
+    where = "a value of a map" if node.tag == "!delete" else "an event entry of an overlay"
+    ctx.issues.add(node.loc, f"{node.tag} is only meaningful as {where}")
     return Const(MISSING)
 
 
@@ -562,7 +576,7 @@ DIRECTIVES: Mapping[str, Callable[[Node, CompileContext], Compiled]] = {
     "!call": _call,
     "!ref": _ref,
     "!each": _each,
-    "!replace": _overlay_only,
-    "!delete": _overlay_only,
-    "!disable": _overlay_only,
+    "!replace": _replace,
+    "!delete": _misplaced,
+    "!disable": _misplaced,
 }

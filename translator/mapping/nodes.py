@@ -153,13 +153,16 @@ def load_yaml_file(path: Path, issues: Issues, *, shown_as: str | None = None) -
 def merge_nodes(base: Node, change: Node) -> Node | None:
     """Deep-merge `change` over `base`: maps merge key by key, anything else replaces.
 
-    Inside `change`, `!replace X` replaces the subtree whole and `!delete` removes the key.
-    Returns None when `change` itself is `!delete`.
+    Where `change` meets `base`, `!replace X` replaces the subtree whole and `!delete` removes
+    the key; returns None when `change` itself is `!delete`. Keys that `base` lacks are taken
+    as written, tags included, so that a later merge (a child statement over its parent) still
+    sees them; compiling reads `!replace X` as X and drops `!delete` keys.
     """
     if change.kind == "tag" and change.tag == "!delete":
         return None
     if change.kind == "tag" and change.tag == "!replace":
-        return _strip_overlay_tags(change.value)
+        replacement: Node = change.value
+        return replacement
     if base.kind == "map" and change.kind == "map":
         merged = dict(base.value)
         for key, node in change.value.items():
@@ -170,23 +173,6 @@ def merge_nodes(base: Node, change: Node) -> Node | None:
                 else:
                     merged[key] = result
             elif not (node.kind == "tag" and node.tag == "!delete"):
-                merged[key] = _strip_overlay_tags(node)
+                merged[key] = node
         return Node("map", merged, change.loc)
-    return _strip_overlay_tags(change)
-
-
-def _strip_overlay_tags(node: Node) -> Node:
-    """Drop `!replace` wrappers and `!delete` keys from a subtree that has nothing to merge into."""
-    if node.kind == "tag" and node.tag == "!replace":
-        return _strip_overlay_tags(node.value)
-    if node.kind == "map":
-        return Node(
-            "map",
-            {
-                k: _strip_overlay_tags(v)
-                for k, v in node.value.items()
-                if not (v.kind == "tag" and v.tag == "!delete")
-            },
-            node.loc,
-        )
-    return node
+    return change
