@@ -142,7 +142,7 @@ def _event(kind: str, rng: random.Random, n: int) -> dict[str, Any]:
             "event_source": "server",
             "event": event,
         }
-    video = f"block-v1:{course[10:]}+type@video+block@{rng.getrandbits(64):016x}"
+    video = f"{rng.getrandbits(128):032x}"
     event = {
         "host_component_id": video,
         "bumper_id": "https://cdn.example.org/bumper.webm",
@@ -209,7 +209,7 @@ def _base(raw: dict[str, Any], verb: str, display: str, obj: dict[str, Any]) -> 
 
 
 def hand_translate(line: bytes) -> list[dict[str, Any]]:
-    """The ideal translation of one generated line."""
+    """The ideal: plain Python building the same statements as the core mappings do."""
     raw = orjson.loads(line)
     name = raw["name"]
     event = raw["event"]
@@ -232,6 +232,7 @@ def hand_translate(line: bytes) -> list[dict[str, Any]]:
             "id": f"{LMS}/xblock/{event['problem_id']}",
             "definition": {
                 "type": "http://adlnet.gov/expapi/activities/cmi.interaction",
+                "name": {"en-US": raw["context"]["module"]["display_name"]},
                 "interactionType": "choice",
                 "description": {"en-US": submission["question"]},
                 "extensions": {"http://id.tincanapi.com/extension/attempt-id": event["attempts"]},
@@ -253,9 +254,14 @@ def hand_translate(line: bytes) -> list[dict[str, Any]]:
         obj = {
             "objectType": "Activity",
             "id": f"{LMS}/certificates/{event['certificate_id']}",
-            "definition": {"type": "https://w3id.org/xapi/openedx/activity/certificate"},
+            "definition": {
+                "type": "https://www.opigno.org/en/tincan_registry/activity_type/certificate",
+                "extensions": {
+                    "https://w3id.org/xapi/acrossx/extensions/type": event["enrollment_mode"]
+                },
+            },
         }
-        return [_base(raw, "http://activitystrea.ms/schema/1.0/receive", "received", obj)]
+        return [_base(raw, "http://id.tincanapi.com/verb/earned", "earned", obj)]
     if name == "edx.forum.thread.created":
         obj = {
             "objectType": "Activity",
@@ -265,13 +271,45 @@ def hand_translate(line: bytes) -> list[dict[str, Any]]:
                 "name": {"en": event["title"]},
             },
         }
-        return [_base(raw, "https://w3id.org/xapi/acrossx/verbs/posted", "posted", obj)]
+        statement = _base(raw, "https://w3id.org/xapi/acrossx/verbs/posted", "posted", obj)
+        course = raw["context"]["course_id"]
+        statement["context"]["contextActivities"]["grouping"] = [
+            {
+                "objectType": "Activity",
+                "id": f"{LMS}/course/{course}/discussion/{event['commentable_id']}",
+                "definition": {
+                    "type": "http://id.tincanapi.com/activitytype/category",
+                    "name": {"en": event["category_name"]},
+                },
+            }
+        ]
+        statement["context"]["extensions"]["https://w3id.org/xapi/acrossx/extensions/type"] = event[
+            "thread_type"
+        ]
+        return [statement]
+    course_key = raw["context"]["course_id"].split(":", 1)[1]
     obj = {
         "objectType": "Activity",
-        "id": f"{LMS}/xblock/{event['host_component_id']}",
+        "id": event["bumper_id"],
         "definition": {"type": "https://w3id.org/xapi/video/activity-type/video"},
     }
     statement = _base(raw, "https://w3id.org/xapi/video/verbs/played", "played", obj)
+    context = statement["context"]
+    context["contextActivities"]["category"] = [
+        {
+            "id": "https://w3id.org/xapi/video",
+            "definition": {"type": "http://adlnet.gov/expapi/activities/profile"},
+        }
+    ]
+    context["contextActivities"]["other"] = [
+        {
+            "objectType": "Activity",
+            "id": f"{LMS}/xblock/block-v1:{course_key}+type@video+block@{event['host_component_id']}",
+            "definition": {"type": "https://w3id.org/xapi/video/activity-type/video"},
+        }
+    ]
+    context["extensions"]["https://w3id.org/xapi/video/extensions/length"] = event["duration"]
+    context["extensions"]["https://w3id.org/xapi/video/extensions/session-id"] = raw["session"]
     statement["result"] = {
         "extensions": {"https://w3id.org/xapi/video/extensions/time": event["currentTime"]}
     }

@@ -17,6 +17,7 @@ from translator.mapping.directives import (
     Const,
     call_parts,
     compile_node,
+    concat_parts,
     first_options,
     if_parts,
     is_deleted,
@@ -41,12 +42,16 @@ class _Generator:
         self.ctx = ctx
         self.lines: list[str] = []
         self.depth = 1
+        # Fragments already evaluated in the block being written (and the blocks around it):
+        # a second `!ref` to the same fragment reuses the variable instead of recomputing it.
+        self._memo: list[dict[str, Code | Const]] = [{}]
         self.namespace: dict[str, Any] = {"MISSING": MISSING, "_dict": dict, "_list": list}
         self._count = 0
         self._handlers: dict[str, Callable[[Node], Code | Const]] = {
             "!ref": self._ref,
             "!path": self._path_directive,
             "!tpl": self._template,
+            "!concat": self._concat,
             "!call": self._call,
             "!first": self._first,
             "!if": self._if,
@@ -64,6 +69,16 @@ class _Generator:
 
     def emit(self, line: str) -> None:
         self.lines.append("    " * self.depth + line)
+
+    def open_block(self) -> None:
+        """Write into a nested block: what is computed there is not known after it."""
+        self.depth += 1
+        self._memo.append(dict(self._memo[-1]))
+
+    def close_blocks(self, count: int) -> None:
+        for _ in range(count):
+            self.depth -= 1
+            self._memo.pop()
 
     def value(self, node: Node) -> Code | Const:
         """Code for `node`: (expression, may be MISSING), or a Const known at load."""
@@ -126,11 +141,18 @@ class _Generator:
         fragment = self.ctx.fragments.get(name) if name is not None else None
         if name is None or fragment is None or name in self.ctx._fragment_stack:
             return self._closure(node)  # reports the problem once, with its location
+        known = self._memo[-1].get(name)
+        if known is not None:
+            return known
         self.ctx._fragment_stack.append(name)
         try:
-            return self.value(fragment)
+            code = self.value(fragment)
         finally:
             self.ctx._fragment_stack.pop()
+        if not isinstance(code, Const):
+            code = self._materialise(code), code[1]
+        self._memo[-1][name] = code
+        return code
 
     def _template(self, node: Node) -> Code | Const:
         parts = template_parts(node, self.ctx)
@@ -154,11 +176,39 @@ class _Generator:
                 piece = self._materialise((f"{self.bind(compile_path(part.path))}(doc)", True))
             self.emit(f"if type({piece}) is not str: {piece} = {to_text}({piece})")
             self.emit(f"if {piece} is not MISSING:")
-            self.depth += 1
+            self.open_block()
             opened += 1
             pieces.append(piece)
         self.emit(f"{result} = " + " + ".join(pieces))
-        self.depth -= opened
+        self.close_blocks(opened)
+        return result, True
+
+    def _concat(self, node: Node) -> Code | Const:
+        parts = concat_parts(node, self.ctx)
+        if parts is None:
+            return Const(MISSING)
+        result = self._name("_s")
+        self.emit(f"{result} = MISSING")
+        pieces: list[str] = []
+        opened = 0
+        to_text = self.bind(template_text)
+        for part in parts:
+            code = self.value(part)
+            if isinstance(code, Const):
+                text = template_text(code.value)
+                if text is MISSING:  # a part that is never there: never a value
+                    self.close_blocks(opened)
+                    return result, True
+                pieces.append(self.bind(text))
+                continue
+            piece = self._materialise(code)
+            self.emit(f"if type({piece}) is not str: {piece} = {to_text}({piece})")
+            self.emit(f"if {piece} is not MISSING:")
+            self.open_block()
+            opened += 1
+            pieces.append(piece)
+        self.emit(f"{result} = " + " + ".join(pieces))
+        self.close_blocks(opened)
         return result, True
 
     def _call(self, node: Node) -> Code | Const:
@@ -174,18 +224,18 @@ class _Generator:
             code = self.value(arg_node)
             if isinstance(code, Const):
                 if code.value is MISSING:  # the call can never happen
-                    self.depth -= opened
+                    self.close_blocks(opened)
                     return result, True
                 arguments.append(self.bind(code.value))
                 continue
             name = self._materialise(code)
             if code[1]:
                 self.emit(f"if {name} is not MISSING:")
-                self.depth += 1
+                self.open_block()
                 opened += 1
             arguments.append(name)
         self.emit(f"{result} = {self.bind(fn)}({', '.join(arguments)})")
-        self.depth -= opened
+        self.close_blocks(opened)
         return result, True
 
     def _first(self, node: Node) -> Code | Const:
@@ -209,10 +259,10 @@ class _Generator:
                 break
             if len(self.lines) > mark:
                 self.emit(f"if {result} is MISSING:")
-                self.depth += 1
+                self.open_block()
                 opened += 1
                 self.emit("pass")
-        self.depth -= opened
+        self.close_blocks(opened)
         return result, True
 
     def _if(self, node: Node) -> Code | Const:
@@ -239,13 +289,13 @@ class _Generator:
         return result, True
 
     def _branch(self, result: str, node: Node | None) -> None:
-        self.depth += 1
+        self.open_block()
         self.emit("pass")
         if node is not None:
             code = self.value(node)
             expression = self.bind(code.value) if isinstance(code, Const) else code[0]
             self.emit(f"{result} = {expression}")
-        self.depth -= 1
+        self.close_blocks(1)
 
     def _map(self, node: Node) -> Code | Const:
         parts = {

@@ -25,6 +25,7 @@ __all__ = [
     "TemplatePath",
     "call_parts",
     "compile_node",
+    "concat_parts",
     "evaluator",
     "first_options",
     "if_parts",
@@ -294,6 +295,34 @@ def _tpl(node: Node, ctx: CompileContext) -> Compiled:
         return "".join(out)
 
     return render
+
+
+def concat_parts(node: Node, ctx: CompileContext) -> list[Node] | None:
+    """The parts of `!concat`, checked."""
+    inner = node.value
+    if inner.kind != "seq" or not inner.value:
+        ctx.issues.add(node.loc, "!concat takes a non-empty list")
+        return None
+    parts: list[Node] = inner.value
+    return parts
+
+
+def _concat(node: Node, ctx: CompileContext) -> Compiled:
+    parts = concat_parts(node, ctx)
+    if parts is None:
+        return Const(MISSING)
+    fns = [evaluator(compile_node(part, ctx)) for part in parts]
+
+    def concat(doc: Any) -> Any:
+        out = []
+        for fn in fns:
+            text = _template_text(fn(doc))
+            if text is MISSING:
+                return MISSING
+            out.append(text)
+        return "".join(out)
+
+    return concat
 
 
 def _var(node: Node, ctx: CompileContext) -> Compiled:
@@ -569,6 +598,7 @@ DIRECTIVES: Mapping[str, Callable[[Node, CompileContext], Compiled]] = {
     "!path": _path,
     "!paths": _paths,
     "!tpl": _tpl,
+    "!concat": _concat,
     "!var": _var,
     "!first": _first,
     "!if": _if,

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import hmac
 import math
 import re
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +35,6 @@ class FunctionSpec:
     min_args: int
     max_args: int
     bind: Callable[[FunctionContext], Callable[..., Any]]
-    passes_missing: bool = False  # True when the function handles MISSING arguments itself
 
 
 def _plain(fn: Callable[..., Any]) -> Callable[[FunctionContext], Callable[..., Any]]:
@@ -167,6 +164,57 @@ def _not(value: Any) -> Any:
 _ACTOR_CACHE_SIZE = 4096
 
 
+def _uuid4_text(digest: bytes) -> str:
+    """The first 16 bytes of a digest as a version-4 UUID string (what uuid.UUID would print)."""
+    raw = bytearray(digest[:16])
+    raw[6] = (raw[6] & 0x0F) | 0x40
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    text = raw.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+def _only(collection: Any) -> Any:
+    if type(collection) is dict and len(collection) == 1:
+        return next(iter(collection.values()))
+    if type(collection) is list and len(collection) == 1:
+        return collection[0]
+    return MISSING
+
+
+def _get(container: Any, key: Any) -> Any:
+    if type(container) is dict and isinstance(key, str):
+        return container.get(key, MISSING)
+    if type(container) is list and type(key) is int and -len(container) <= key < len(container):
+        return container[key]
+    return MISSING
+
+
+def _first_key(mapping: Any) -> Any:
+    if type(mapping) is dict and mapping:
+        return next(iter(mapping))
+    return MISSING
+
+
+def _split(text: Any, separator: Any, index: Any) -> Any:
+    if not isinstance(text, str) or not isinstance(separator, str) or not separator:
+        return MISSING
+    if type(index) is not int:
+        return MISSING
+    parts = text.split(separator)
+    return parts[index] if -len(parts) <= index < len(parts) else MISSING
+
+
+def _after(text: Any, separator: Any) -> Any:
+    if not isinstance(text, str) or not isinstance(separator, str) or not separator:
+        return MISSING
+    _head, found, tail = text.partition(separator)
+    return tail if found else MISSING
+
+
+def _nonempty(value: Any) -> Any:
+    return MISSING if value is None or value == "" else value
+
+
 def _bind_actor_id(ctx: FunctionContext) -> Callable[..., Any]:
     secret = ctx.pseudonym_secret
     known = ctx.actor_map
@@ -183,8 +231,7 @@ def _bind_actor_id(ctx: FunctionContext) -> Callable[..., Any]:
         if found is None:
             found = known.get(key)
             if found is None:
-                digest = hmac.new(secret, key.encode(), hashlib.sha256).digest()
-                found = str(uuid.UUID(bytes=digest[:16], version=4))
+                found = _uuid4_text(hmac.digest(secret, key.encode(), "sha256"))
             if len(cache) >= _ACTOR_CACHE_SIZE:
                 cache.clear()  # bounded: memory stays flat on a log of any number of learners
             cache[key] = found
@@ -208,6 +255,12 @@ FUNCTIONS: Mapping[str, FunctionSpec] = {
     "timestamp": FunctionSpec(1, 1, _plain(_timestamp)),
     "last_segment": FunctionSpec(2, 2, _plain(_last_segment)),
     "not": FunctionSpec(1, 1, _plain(_not)),
+    "only": FunctionSpec(1, 1, _plain(_only)),
+    "get": FunctionSpec(2, 2, _plain(_get)),
+    "first_key": FunctionSpec(1, 1, _plain(_first_key)),
+    "split": FunctionSpec(3, 3, _plain(_split)),
+    "after": FunctionSpec(2, 2, _plain(_after)),
+    "nonempty": FunctionSpec(1, 1, _plain(_nonempty)),
 }
 
 
