@@ -304,7 +304,8 @@ def hand_translate(line: bytes) -> list[dict[str, Any]]:
     context["contextActivities"]["other"] = [
         {
             "objectType": "Activity",
-            "id": f"{LMS}/xblock/block-v1:{course_key}+type@video+block@{event['host_component_id']}",
+            "id": f"{LMS}/xblock/block-v1:{course_key}+type@video+block@"
+            + event["host_component_id"],
             "definition": {"type": "https://w3id.org/xapi/video/activity-type/video"},
         }
     ]
