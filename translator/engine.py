@@ -10,11 +10,12 @@ from typing import Any, Final
 import orjson
 
 from translator.errors import TranslationError
+from translator.mapping.codegen import CheckedTemplate
 from translator.mapping.compiler import CompiledEvent, CompiledVariant
 from translator.mapping.directives import iterate_items
 from translator.missing import MISSING
 from translator.plan import Plan
-from translator.xapi import check_statement
+from translator.xapi import check_statement, score_ok
 
 __all__ = ["REJECTED", "SKIPPED", "TRANSLATED", "Outcome", "Translator", "statement_id"]
 
@@ -40,18 +41,36 @@ def statement_id(namespace: uuid.UUID, canonical_event: bytes, *parts: str) -> s
 
     Fields are joined with a unit separator, which JSON text never contains unescaped.
     """
-    return _finish_id(hashlib.sha1(namespace.bytes + canonical_event), parts)
+    return _uuid5_text(namespace.bytes + canonical_event + _id_suffix(*parts))
 
 
-def _finish_id(digest: Any, parts: tuple[str, ...]) -> str:
-    """The UUID 5 text of a SHA-1 already fed the namespace and event (as uuid.uuid5 makes it)."""
-    for part in parts:
-        digest.update(b"\x1f" + part.encode())
-    raw = bytearray(digest.digest()[:16])
+def _id_suffix(*parts: str) -> bytes:
+    return b"".join(b"\x1f" + part.encode() for part in parts)
+
+
+def _uuid5_text(name: bytes) -> str:
+    """uuid.uuid5's text for namespace bytes + name, without building a UUID object."""
+    raw = bytearray(hashlib.sha1(name).digest()[:16])
     raw[6] = (raw[6] & 0x0F) | 0x50  # version 5
     raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
     text = raw.hex()
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+def _check(template: CheckedTemplate, statement: dict[str, Any], mask: int, suspect: bool) -> None:
+    """Check a statement against xAPI 1.0.3: whole, or only what its template has not proven.
+
+    A template proves a shape (its mask) the first time a statement of that shape passes the
+    whole check; later statements of that shape whose event values passed the rules of their
+    places need only the score relations checked (ADR 0004). Raises TranslationError.
+    """
+    if template.provable and not suspect and mask in template.proven_masks:
+        if template.score_dynamic and not score_ok(statement):
+            check_statement(statement)  # raises, with the reason
+        return
+    check_statement(statement)
+    if template.provable and not suspect:
+        template.proven_masks.add(mask)
 
 
 class Translator:
@@ -99,14 +118,18 @@ class Translator:
             if get(event) is MISSING:
                 return Outcome(REJECTED, reason=f"missing required field {path}", event_name=label)
 
-        event_digest = hashlib.sha1(self._namespace_bytes)
-        event_digest.update(orjson.dumps(event, option=orjson.OPT_SORT_KEYS))
-        statement = variant.statement(event)
+        id_base = (
+            self._namespace_bytes
+            + orjson.dumps(event, option=orjson.OPT_SORT_KEYS)
+            + _id_suffix(mapping.name, variant.name)
+        )
+        template = variant.statement
+        statement, mask, suspect = template.build(event)
         if type(statement) is not dict:
             return Outcome(REJECTED, reason="the mapping produced no statement", event_name=label)
         if "id" not in statement:
-            statement["id"] = _finish_id(event_digest.copy(), (mapping.name, variant.name))
-        check_statement(statement)
+            statement["id"] = _uuid5_text(id_base)
+        _check(template, statement, mask, suspect)
         statements = [statement]
         children = variant.children
         if children is not None:
@@ -115,14 +138,15 @@ class Translator:
             if len(items) >= children.min_items:
                 parent = {"id": statement["id"]}
                 for item in items:
-                    child = children.statement({**event, "item": item, "parent": parent})
+                    child_template = children.statement
+                    child, mask, suspect = child_template.build(
+                        {**event, "item": item, "parent": parent}
+                    )
                     if type(child) is not dict:
                         raise TranslationError(f"child {item['key']!r}: no statement produced")
                     if "id" not in child:
-                        child["id"] = _finish_id(
-                            event_digest.copy(), (mapping.name, variant.name, str(item["key"]))
-                        )
-                    check_statement(child)
+                        child["id"] = _uuid5_text(id_base + _id_suffix(str(item["key"])))
+                    _check(child_template, child, mask, suspect)
                     statements.append(child)
         context = event.get("context")
         org = course_id = None

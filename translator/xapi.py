@@ -19,7 +19,16 @@ import orjson
 
 from translator.errors import TranslationError
 
-__all__ = ["XAPI_VERSION", "check_statement", "statement_problems", "strict_check"]
+__all__ = [
+    "ANY_VALUE",
+    "XAPI_VERSION",
+    "LeafRule",
+    "check_statement",
+    "leaf_rule",
+    "score_ok",
+    "statement_problems",
+    "strict_check",
+]
 
 XAPI_VERSION: Final = "1.0.3"
 
@@ -828,6 +837,153 @@ def check_statement(statement: dict[str, Any]) -> None:
     _statement(statement, out)
     if out:
         raise TranslationError(_summary(out))
+
+
+# --- leaf rules for compiled templates -----------------------------------------------------------
+# A compiled statement template proves its constant parts and its shape once, with the whole
+# check above, and then checks per statement only the values that came from the event, each with
+# the rule of its place (ADR 0004). A leaf rule may be stricter than the whole check (a failure
+# only sends the statement through the whole check again), never laxer.
+
+ANY_VALUE: Final[Any] = object()  # the place takes any JSON value (extension values)
+
+LeafRule = Callable[[Any], bool]
+
+
+def _rule(checker: Callable[[Any, str, str, list[str]], object]) -> LeafRule:
+    def check(value: Any) -> bool:
+        out: list[str] = []
+        checker(value, "", "", out)
+        return not out
+
+    return check
+
+
+def _number_rule(value: Any) -> bool:
+    return (type(value) is int or type(value) is float) and -_INF < value < _INF
+
+
+def _interaction_rule(value: Any) -> bool:
+    return isinstance(value, str) and value in _INTERACTION_TYPES
+
+
+def _iri_rule(value: Any) -> bool:
+    # the test of _iri, without building a message: this runs for most event values
+    return type(value) is str and (value in _valid_iris or _learn(value, _IRI, _valid_iris))
+
+
+def _string_rule(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+_IRI_RULE: Final = _iri_rule
+_IRL_RULE: Final = _rule(_irl)
+_UUID_RULE: Final = _rule(_uuid)
+_STRING_RULE: Final = _string_rule
+_BOOLEAN_RULE: Final = _rule(_boolean)
+_TIMESTAMP_RULE: Final = _rule(_timestamp)
+_DURATION_RULE: Final = _rule(_duration)
+_LANGUAGE_RULE: Final = _rule(_language)
+
+_LANGUAGE_MAP_KEYS: Final = frozenset({"name", "description", "display"})
+_ACTIVITY_LISTS: Final = frozenset({"parent", "grouping", "category", "other"})
+
+
+def _definition_rule(rest: tuple[str, ...]) -> LeafRule | Any | None:
+    """The rule below an Activity's `definition`."""
+    if len(rest) == 1:
+        key = rest[0]
+        if key == "type":
+            return _IRI_RULE
+        if key == "moreInfo":
+            return _IRL_RULE
+        if key == "interactionType":
+            return _interaction_rule
+        return None
+    if len(rest) == 2 and rest[0] in ("name", "description"):
+        return _STRING_RULE
+    if len(rest) == 2 and rest[0] == "extensions":
+        return ANY_VALUE
+    return None
+
+
+def leaf_rule(path: tuple[str, ...], *, object_is_activity: bool) -> LeafRule | Any | None:
+    """The check for an event value placed at `path` (list items are "*"), ANY_VALUE, or None.
+
+    None means this place is not one a leaf rule covers: the template's statements are then
+    checked whole, every time. `object_is_activity` says the template's object is an Activity
+    (its objectType is absent or the constant "Activity").
+    """
+    size = len(path)
+    head = path[0] if path else ""
+    if size == 1:
+        return {"timestamp": _TIMESTAMP_RULE, "id": _UUID_RULE}.get(head)
+    if head == "actor":
+        if path[1:] == ("account", "name"):
+            return _STRING_RULE
+        if path[1:] == ("account", "homePage"):
+            return _IRL_RULE
+        return None
+    if head == "verb":
+        if path[1:] == ("id",):
+            return _IRI_RULE
+        if size == 3 and path[1] == "display":
+            return _STRING_RULE
+        return None
+    if head == "object":
+        if not object_is_activity:
+            return None
+        if path[1:] == ("id",):
+            return _IRI_RULE
+        if size >= 3 and path[1] == "definition":
+            return _definition_rule(path[2:])
+        return None
+    if head == "result":
+        key = path[1]
+        if size == 2:
+            return {
+                "success": _BOOLEAN_RULE,
+                "completion": _BOOLEAN_RULE,
+                "response": _STRING_RULE,
+                "duration": _DURATION_RULE,
+            }.get(key)
+        if size == 3 and key == "score" and path[2] in _SCORE_KEYS:
+            return _number_rule  # the score's relations are checked whole: see score_ok
+        if size == 3 and key == "extensions":
+            return ANY_VALUE
+        return None
+    if head == "context":
+        key = path[1]
+        if size == 2:
+            return {
+                "registration": _UUID_RULE,
+                "revision": _STRING_RULE,
+                "platform": _STRING_RULE,
+                "language": _LANGUAGE_RULE,
+            }.get(key)
+        if size == 3 and key == "extensions":
+            return ANY_VALUE
+        if path[1:] == ("statement", "id"):
+            return _UUID_RULE
+        if size >= 5 and key == "contextActivities" and path[2] in _ACTIVITY_LISTS:
+            if path[3] != "*":
+                return None
+            if path[4:] == ("id",):
+                return _IRI_RULE
+            if size >= 6 and path[4] == "definition":
+                return _definition_rule(path[5:])
+        return None
+    return None
+
+
+def score_ok(statement: dict[str, Any]) -> bool:
+    """The score rules (scaled in [-1, 1], min < max, min <= raw <= max) hold, or no score."""
+    result = statement.get("result")
+    if type(result) is not dict or "score" not in result:
+        return True
+    out: list[str] = []
+    _score(result["score"], "/result", out)
+    return not out
 
 
 # --- the strict round trip ------------------------------------------------------------------------

@@ -192,3 +192,38 @@ def test_statement_id_is_the_standard_uuid5() -> None:
 def test_statement_id_recipe_is_pinned(translator: Translator) -> None:
     # The id recipe is a contract: changing it would duplicate every statement already sent.
     assert _one(translator, ENROLLED)["id"] == "38899149-7b3e-5bfc-9637-2dde8919ff01"
+
+
+def test_translate_still_rejects_bad_values_once_a_shape_is_proven(translator: Translator) -> None:
+    # The first valid statement proves the template's shape; later ones are checked by the rules
+    # of the places their event values land in, and must be refused all the same.
+    assert translator.translate(normalise(ENROLLED)).status == TRANSLATED
+    spaced = copy.deepcopy(ENROLLED)
+    spaced["context"]["course_id"] = "course v1 with spaces"
+    outcome = translator.translate(normalise(spaced))
+    assert outcome.status == REJECTED
+    assert outcome.reason.startswith("invalid statement: /object/id:")
+    numeric_mode = copy.deepcopy(ENROLLED)
+    numeric_mode["event"]["mode"] = {"nested": ["extension values may be any JSON"]}
+    assert translator.translate(normalise(numeric_mode)).status == TRANSLATED
+
+
+def test_translate_still_checks_score_relations_once_proven(translator: Translator) -> None:
+    assert translator.translate(normalise(PROBLEM)).status == TRANSLATED
+    over = copy.deepcopy(PROBLEM)
+    over["event"].update(grade=5, max_grade=2)
+    outcome = translator.translate(normalise(over))
+    assert outcome.status == REJECTED
+    assert "/result/score/scaled: 2.5 is outside [-1, 1]" in outcome.reason
+    text_grade = copy.deepcopy(PROBLEM)
+    text_grade["event"].update(grade="1")
+    outcome = translator.translate(normalise(text_grade))
+    assert outcome.status == REJECTED
+    assert outcome.reason.startswith("invalid statement: /result/score/raw:")
+
+
+def test_templates_prove_shapes_only_where_leaf_rules_apply(translator: Translator) -> None:
+    assert translator.translate(normalise(PROBLEM)).status == TRANSLATED
+    server = translator._events["problem_check"].variants["server"]
+    assert server.statement.provable and server.statement.score_dynamic
+    assert server.statement.proven_masks

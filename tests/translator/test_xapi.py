@@ -114,8 +114,12 @@ def problems_after(changes: dict[str, Any]) -> list[str]:
 # --- the public interface -------------------------------------------------------------------------
 def test_xapi_public_api_is_exactly_the_documented_names() -> None:
     assert sorted(xapi.__all__) == [
+        "ANY_VALUE",
+        "LeafRule",
         "XAPI_VERSION",
         "check_statement",
+        "leaf_rule",
+        "score_ok",
         "statement_problems",
         "strict_check",
     ]

@@ -9,7 +9,9 @@ names in the function's namespace, so a mapping cannot inject code (ADR 0003).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from translator.mapping.directives import (
@@ -28,8 +30,9 @@ from translator.mapping.directives import (
 from translator.mapping.nodes import Node
 from translator.mapping.paths import compile_path, plain_steps
 from translator.missing import MISSING
+from translator.xapi import ANY_VALUE, leaf_rule
 
-__all__ = ["compile_template"]
+__all__ = ["CheckedTemplate", "compile_statement", "compile_template"]
 
 
 Code = tuple[str, bool]  # an expression, and whether it may be MISSING
@@ -38,13 +41,23 @@ Code = tuple[str, bool]  # an expression, and whether it may be MISSING
 class _Generator:
     """Emits the body of `build(doc)`; each emitted value is an expression over bound names."""
 
-    def __init__(self, ctx: CompileContext) -> None:
+    def __init__(self, ctx: CompileContext, *, checked: bool = False) -> None:
         self.ctx = ctx
+        # In checked mode (statements) the function also returns which optional parts were
+        # there (a bit mask) and whether an event value failed the rule of its place.
+        self.checked = checked
+        self.path: list[str] = []
+        self.transparent: set[str] = set()  # names holding objects built here, leaves checked
+        self.provable = True
+        self.score_dynamic = False
+        self.object_is_activity = False
+        self._bits = 0
         self.lines: list[str] = []
         self.depth = 1
         # Fragments already evaluated in the block being written (and the blocks around it):
         # a second `!ref` to the same fragment reuses the variable instead of recomputing it.
         self._memo: list[dict[str, Code | Const]] = [{}]
+        self._memo_path: list[dict[str, tuple[str, ...]]] = [{}]
         self.namespace: dict[str, Any] = {"MISSING": MISSING, "_dict": dict, "_list": list}
         self._count = 0
         self._handlers: dict[str, Callable[[Node], Code | Const]] = {
@@ -70,15 +83,54 @@ class _Generator:
     def emit(self, line: str) -> None:
         self.lines.append("    " * self.depth + line)
 
+    def bit(self) -> int:
+        """A new bit of the mask: set when an optional part is present or a branch is taken."""
+        self._bits += 1
+        return 1 << (self._bits - 1)
+
+    def mark(self) -> None:
+        """Record, in checked mode, that the code being written runs for this statement."""
+        if self.checked:
+            self.emit(f"_mask |= {self.bit()}")
+
+    def check_leaf(self, name: str, path: tuple[str, ...], *, object_is_activity: bool) -> None:
+        """Check an event value placed at `path` with the rule of that place (checked mode)."""
+        if not self.checked:
+            return
+        rule = leaf_rule(path, object_is_activity=object_is_activity)
+        if rule is None:
+            self.provable = False  # not a place a leaf rule covers: check statements whole
+            return
+        if path[:2] == ("result", "score"):
+            self.score_dynamic = True
+        if rule is not ANY_VALUE:
+            self.emit(f"if not {self.bind(rule)}({name}): _suspect = True")
+
+    @contextmanager
+    def expression(self) -> Iterator[None]:
+        """Write code whose value feeds a directive (an argument, a test) and is not placed in
+        the statement: no leaf checks, and nothing built there counts as checked."""
+        saved = self.checked
+        self.checked = False
+        try:
+            yield
+        finally:
+            self.checked = saved
+
+    def is_transparent(self, code: Code | Const) -> bool:
+        return isinstance(code, Const) or code[0] in self.transparent
+
     def open_block(self) -> None:
         """Write into a nested block: what is computed there is not known after it."""
         self.depth += 1
         self._memo.append(dict(self._memo[-1]))
+        self._memo_path.append(dict(self._memo_path[-1]))
 
     def close_blocks(self, count: int) -> None:
         for _ in range(count):
             self.depth -= 1
             self._memo.pop()
+            self._memo_path.pop()
 
     def value(self, node: Node) -> Code | Const:
         """Code for `node`: (expression, may be MISSING), or a Const known at load."""
@@ -142,7 +194,11 @@ class _Generator:
         if name is None or fragment is None or name in self.ctx._fragment_stack:
             return self._closure(node)  # reports the problem once, with its location
         known = self._memo[-1].get(name)
-        if known is not None:
+        if known is not None and not (
+            self.checked
+            and self.is_transparent(known)
+            and self._memo_path[-1].get(name) != tuple(self.path)
+        ):
             return known
         self.ctx._fragment_stack.append(name)
         try:
@@ -150,8 +206,12 @@ class _Generator:
         finally:
             self.ctx._fragment_stack.pop()
         if not isinstance(code, Const):
+            transparent = code[0] in self.transparent
             code = self._materialise(code), code[1]
+            if transparent:
+                self.transparent.add(code[0])
         self._memo[-1][name] = code
+        self._memo_path[-1][name] = tuple(self.path)
         return code
 
     def _template(self, node: Node) -> Code | Const:
@@ -193,7 +253,8 @@ class _Generator:
         opened = 0
         to_text = self.bind(template_text)
         for part in parts:
-            code = self.value(part)
+            with self.expression():
+                code = self.value(part)
             if isinstance(code, Const):
                 text = template_text(code.value)
                 if text is MISSING:  # a part that is never there: never a value
@@ -221,7 +282,8 @@ class _Generator:
         arguments: list[str] = []
         opened = 0
         for arg_node in arg_nodes:
-            code = self.value(arg_node)
+            with self.expression():
+                code = self.value(arg_node)
             if isinstance(code, Const):
                 if code.value is MISSING:  # the call can never happen
                     self.close_blocks(opened)
@@ -245,6 +307,7 @@ class _Generator:
         result = self._name("_f")
         self.emit(f"{result} = MISSING")
         opened = 0
+        transparent = True
         for option in options:
             mark = len(self.lines)
             code = self.value(option)
@@ -252,9 +315,13 @@ class _Generator:
                 if code.value is MISSING:
                     continue
                 self.emit(f"{result} = {self.bind(code.value)}")
+                self.mark()
                 break  # nothing after a constant can be reached
             expression, may_be_missing = code
+            transparent = transparent and expression in self.transparent
             self.emit(f"{result} = {expression}")
+            if self.checked:
+                self.emit(f"if {result} is not MISSING: _mask |= {self.bit()}")
             if not may_be_missing:
                 break
             if len(self.lines) > mark:
@@ -263,6 +330,8 @@ class _Generator:
                 opened += 1
                 self.emit("pass")
         self.close_blocks(opened)
+        if transparent and self.checked:
+            self.transparent.add(result)
         return result, True
 
     def _if(self, node: Node) -> Code | Const:
@@ -270,36 +339,80 @@ class _Generator:
         if parts is None:
             return Const(MISSING)
         if parts.present is not None:
-            subject = self.value(parts.present)
+            with self.expression():
+                subject = self.value(parts.present)
             if isinstance(subject, Const):
                 branch = parts.then if subject.value is not MISSING else parts.otherwise
                 return Const(MISSING) if branch is None else self.value(branch)
-            condition = f"{self._materialise(subject)} is not MISSING"
+            with self.expression():
+                condition = f"{self._materialise(subject)} is not MISSING"
         else:
             assert parts.equals is not None
-            left = self._materialise(self.value(parts.equals[0]))
-            right = self._materialise(self.value(parts.equals[1]))
+            with self.expression():
+                left = self._materialise(self.value(parts.equals[0]))
+                right = self._materialise(self.value(parts.equals[1]))
             condition = f"{self.bind(same_value)}({left}, {right})"
         result = self._name("_i")
         self.emit(f"{result} = MISSING")
         self.emit(f"if {condition}:")
-        self._branch(result, parts.then)
+        transparent = self._branch(result, parts.then)
         self.emit("else:")
-        self._branch(result, parts.otherwise)
+        transparent = self._branch(result, parts.otherwise) and transparent
+        if transparent and self.checked:
+            self.transparent.add(result)
         return result, True
 
-    def _branch(self, result: str, node: Node | None) -> None:
+    def _branch(self, result: str, node: Node | None) -> bool:
+        """Write one branch of `!if`; True when its value is built here or constant."""
         self.open_block()
         self.emit("pass")
+        self.mark()
+        transparent = True
         if node is not None:
             code = self.value(node)
+            transparent = self.is_transparent(code)
             expression = self.bind(code.value) if isinstance(code, Const) else code[0]
             self.emit(f"{result} = {expression}")
         self.close_blocks(1)
+        return transparent
+
+    def _child(self, key: str, node: Node) -> Code | Const:
+        """The value of a child, written with `key` on the path."""
+        self.path.append(key)
+        try:
+            return self.value(node)
+        finally:
+            self.path.pop()
+
+    def _place(self, target: str, key: str, part: Code, store: str) -> None:
+        """Write a dynamic part into its object or list: mask bit and leaf check included."""
+        expression, may_be_missing = part
+        leaf = self.checked and expression not in self.transparent
+        path = (*self.path, key)
+        if not may_be_missing and not leaf:
+            self.emit(store.format(target=target, value=expression))
+            return
+        value = self._materialise(part)
+        if may_be_missing:
+            self.emit(f"if {value} is not MISSING:")
+            self.open_block()
+            self.mark()
+        self.emit(store.format(target=target, value=value))
+        if leaf:
+            self.check_leaf(value, path, object_is_activity=self.object_is_activity)
+        if may_be_missing:
+            self.close_blocks(1)
 
     def _map(self, node: Node) -> Code | Const:
+        if tuple(self.path) == ("object",):
+            kind = node.value.get("objectType")
+            self.object_is_activity = kind is None or (
+                kind.kind == "scalar" and kind.value == "Activity"
+            )
         parts = {
-            key: self.value(child) for key, child in node.value.items() if not is_deleted(child)
+            key: self._child(key, child)
+            for key, child in node.value.items()
+            if not is_deleted(child)
         }
         constants = {
             k: p.value for k, p in parts.items() if isinstance(p, Const) and p.value is not MISSING
@@ -314,21 +427,17 @@ class _Generator:
         always_present = bool(constants)
         for key, part in dynamic:
             assert not isinstance(part, Const)
-            expression, may_be_missing = part
-            key_name = self.bind(key)
-            if may_be_missing:
-                value = self._materialise(part)
-                self.emit(f"if {value} is not MISSING: {target}[{key_name}] = {value}")
-            else:
-                always_present = True
-                self.emit(f"{target}[{key_name}] = {expression}")
+            always_present = always_present or not part[1]
+            self._place(target, key, part, f"{{target}}[{self.bind(key)}] = {{value}}")
+        if self.checked:
+            self.transparent.add(target)
         if always_present:
             return target, False
         self.emit(f"if not {target}: {target} = MISSING")
         return target, True
 
     def _list(self, node: Node) -> Code | Const:
-        parts = [self.value(child) for child in node.value]
+        parts = [self._child("*", child) for child in node.value]
         if all(isinstance(p, Const) for p in parts):
             return Const(
                 [p.value for p in parts if isinstance(p, Const) and p.value is not MISSING]
@@ -340,13 +449,27 @@ class _Generator:
                 if part.value is not MISSING:
                     self.emit(f"{target}.append({self.bind(part.value)})")
                 continue
-            expression, may_be_missing = part
-            if may_be_missing:
-                value = self._materialise(part)
-                self.emit(f"if {value} is not MISSING: {target}.append({value})")
-            else:
-                self.emit(f"{target}.append({expression})")
+            self._place(target, "*", part, "{target}.append({value})")
+        if self.checked:
+            self.transparent.add(target)
         return target, False
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedTemplate:
+    """A statement builder that knows which of its statements are already proven valid.
+
+    `build(doc)` returns (statement, mask, suspect). A statement whose mask was seen in a
+    statement that passed the whole xAPI check, and whose event values all passed the rules of
+    their places (not suspect), differs from it only in those values: its shape and constants
+    are proven. `provable` is False when some event value lands where no leaf rule applies;
+    `score_dynamic` says the score's relations must be checked per statement.
+    """
+
+    build: Callable[[Any], tuple[Any, int, bool]]
+    provable: bool
+    score_dynamic: bool
+    proven_masks: set[int] = field(default_factory=set)
 
 
 def compile_template(node: Node, ctx: CompileContext) -> Callable[[Any], Any]:
@@ -367,3 +490,29 @@ def compile_template(node: Node, ctx: CompileContext) -> Callable[[Any], Any]:
     exec(code, generator.namespace)  # generated by us from bound names only: see the module doc
     built: Callable[[Any], Any] = generator.namespace["build"]
     return built
+
+
+def compile_statement(node: Node, ctx: CompileContext) -> CheckedTemplate:
+    """Compile a statement template in checked mode (see CheckedTemplate)."""
+    generator = _Generator(ctx, checked=True)
+    result = generator.value(node)
+    if isinstance(result, Const):
+        value = result.value
+
+        def build_constant(_doc: Any) -> tuple[Any, int, bool]:
+            return (dict(value) if type(value) is dict else value), 0, False
+
+        return CheckedTemplate(build_constant, provable=True, score_dynamic=False)
+    expression, _ = result
+    body = "\n".join(generator.lines)
+    source = (
+        "def build(doc):\n    _mask = 0\n    _suspect = False\n"
+        f"{body}\n    return {expression}, _mask, _suspect\n"
+    )
+    code = compile(source, f"<mapping template at {node.loc}>", "exec")
+    exec(code, generator.namespace)  # generated by us from bound names only: see the module doc
+    return CheckedTemplate(
+        generator.namespace["build"],
+        provable=generator.provable,
+        score_dynamic=generator.score_dynamic,
+    )

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from translator.mapping.codegen import compile_template
+from translator.mapping.codegen import CheckedTemplate, compile_statement, compile_template
 from translator.mapping.directives import (
     CompileContext,
     Evaluator,
@@ -45,7 +45,7 @@ class CompiledChildren:
 
     over: Evaluator
     min_items: int
-    statement: Evaluator
+    statement: CheckedTemplate
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +54,7 @@ class CompiledVariant:
 
     name: str
     required: tuple[tuple[str, Evaluator], ...]
-    statement: Evaluator
+    statement: CheckedTemplate
     children: CompiledChildren | None
     body: Node
 
@@ -133,15 +133,20 @@ def resolve_event(body: Node, ctx: CompileContext, stack: tuple[str, ...] = ()) 
     return _merge_bodies(merged, own)
 
 
-def _compile_statement(node: Node | None, ctx: CompileContext, where: Loc) -> Evaluator:
+_NO_STATEMENT = CheckedTemplate(
+    lambda _doc: (MISSING, 0, False), provable=False, score_dynamic=False
+)
+
+
+def _compile_statement(node: Node | None, ctx: CompileContext, where: Loc) -> CheckedTemplate:
     """A statement template: a map whose evaluation always returns a fresh top-level dict."""
     if node is None:
         ctx.issues.add(where, "missing key 'statement'")
-        return lambda _doc: MISSING
+        return _NO_STATEMENT
     if node.kind != "map":
         ctx.issues.add(node.loc, "'statement' is a map (the statement template)")
-        return lambda _doc: MISSING
-    return compile_template(node, ctx)
+        return _NO_STATEMENT
+    return compile_statement(node, ctx)
 
 
 def _compile_children(
