@@ -46,6 +46,11 @@ class Settings:
     request_timeout: float = 30.0
     dead_letter_path: Path = Path("dead-letters.jsonl")
     chunk_lines: int = 500
+    # Delivery through the workers (DESIGN §10: a killed worker's message comes back only after
+    # `visibility_timeout` seconds, which must exceed the time one task can take).
+    visibility_timeout: float = 3600.0
+    retry_initial: float = 1.0
+    retry_max: float = 300.0
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with the given (already typed) settings changed; `None` means "not given"."""

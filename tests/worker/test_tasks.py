@@ -1,0 +1,492 @@
+"""The workers with real parts: a real Redis broker, real Celery worker processes, a real ralph LRS.
+
+The jobs (worker.jobs) are first tested as plain functions; then `translator forward --queue`
+is run against worker processes that the tests start, kill (SIGKILL, by process group) and stop.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import redis
+from click.testing import CliRunner
+from logs import CORE_MAPPINGS, write_log
+from services import RalphLRS
+
+from translator.cli import main
+from translator.config import Settings
+from translator.dead_letters import RedisDeadLetterStore
+from translator.errors import DestinationRefused
+from translator.events import SourceLine, read_lines
+from worker.app import celery_config
+from worker.jobs import (
+    WorkerContext,
+    decode_lines,
+    encode_lines,
+    iter_chunks,
+    process_batch,
+    process_chunk,
+)
+from worker.runs import RunBook
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "worker-test-secret"
+READY_TIMEOUT = 60.0
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("TRANSLATOR_"):
+            monkeypatch.delenv(name)
+
+
+def _settings(redis_url: str, lrs: RalphLRS, **changes: Any) -> Settings:
+    values: dict[str, Any] = {
+        "mappings_dir": CORE_MAPPINGS,
+        "pseudonym_secret": SECRET,
+        "redis_url": redis_url,
+        "lrs_url": lrs.url,
+        "lrs_username": lrs.username,
+        "lrs_password": lrs.password,
+        "batch_size": 4,
+    }
+    values.update(changes)
+    return Settings(**values)
+
+
+def _env(redis_url: str, lrs: RalphLRS, **changes: str) -> dict[str, str]:
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "TRANSLATOR_MAPPINGS_DIR": str(CORE_MAPPINGS),
+        "TRANSLATOR_PSEUDONYM_SECRET": SECRET,
+        "TRANSLATOR_REDIS_URL": redis_url,
+        "TRANSLATOR_LRS_URL": lrs.url,
+        "TRANSLATOR_LRS_USERNAME": lrs.username,
+        "TRANSLATOR_LRS_PASSWORD": lrs.password,
+        "TRANSLATOR_BATCH_SIZE": "5",
+        "TRANSLATOR_CHUNK_LINES": "5",
+        "TRANSLATOR_RETRY_INITIAL": "0.2",
+        "TRANSLATOR_RETRY_MAX": "1",
+    }
+    env.update(changes)
+    return env
+
+
+def _ids(lrs: RalphLRS) -> list[str]:
+    return [s["id"] for s in lrs.stored_statements()]
+
+
+# --- the jobs as plain functions ---------------------------------------------------------------
+
+
+def test_encode_lines_carries_raw_bytes_losslessly() -> None:
+    lines = [
+        SourceLine("t.log", 7, b'{"name": "caf\xc3\xa9"}'),
+        SourceLine("t.log", 8, b'{"name": "caf\xe9"}'),  # latin-1, not UTF-8
+        SourceLine("t.log", 9, b"", too_long=True),
+        SourceLine("t.log", 10, bytes(range(256))),
+    ]
+    encoded = encode_lines(lines)
+    assert orjson.loads(orjson.dumps(encoded)) == encoded  # survives a JSON message
+    assert decode_lines("t.log", 7, encoded) == lines
+
+
+def test_iter_chunks_splits_by_size_and_source() -> None:
+    lines = [SourceLine("a.log", n, b"{}") for n in range(1, 8)]
+    lines += [SourceLine("b.log", n, b"{}") for n in range(1, 3)]
+    chunks = [(c.source, c.first_lineno, len(c.lines)) for c in iter_chunks(lines, 3)]
+    assert chunks == [("a.log", 1, 3), ("a.log", 4, 3), ("a.log", 7, 1), ("b.log", 1, 2)]
+
+
+def test_process_chunk_counts_once_rejects_and_routes_in_batches(
+    redis_client: redis.Redis, redis_url: str, lrs: RalphLRS, tmp_path: Path
+) -> None:
+    log = tmp_path / "tracking.log"
+    facts = write_log(log, 6, junk=True)
+    lines = encode_lines(list(read_lines([str(log)])))
+    context = WorkerContext(_settings(redis_url, lrs))
+    published: list[tuple[str, str, list[dict[str, Any]]]] = []
+
+    def publish(run_id: str, destination: str, items: list[dict[str, Any]]) -> None:
+        published.append((run_id, destination, items))
+
+    report = process_chunk(context, "run1", str(log), 1, lines, publish=publish)
+    assert report is not None and report.counted
+    assert facts.statements == 12
+    assert [len(items) for _, _, items in published] == [4, 4, 4]  # batch_size 4
+    assert {(run, destination) for run, destination, _ in published} == {("run1", "default")}
+    sources = [item["source"] for _, _, items in published for item in items]
+    assert sources[0] == f"{log}:1" and len(sources) == facts.statements
+    status = RunBook(redis_client, "run1").status()
+    assert (status.read, status.translated, status.skipped, status.rejected) == (
+        facts.lines,
+        facts.translated,
+        facts.skipped,
+        facts.rejected,
+    )
+    assert (status.statements, status.routed, status.batches) == (12, 12, 3)
+    rejects = [orjson.loads(r) for r in RunBook(redis_client, "run1").rejects()]
+    assert [(r["line"], r["reason"]) for r in rejects] == [
+        (2, "no JSON object on the line"),
+        (3, "not valid UTF-8"),
+    ]
+    # The same message again (a redelivery) changes nothing.
+    assert process_chunk(context, "run1", str(log), 1, lines, publish=publish) is None
+    assert len(published) == 3
+    assert RunBook(redis_client, "run1").status() == status
+    context.close()
+
+
+def test_process_batch_delivers_once_and_refused_credentials_keep_it(
+    redis_client: redis.Redis, redis_url: str, lrs: RalphLRS, tmp_path: Path
+) -> None:
+    log = tmp_path / "tracking.log"
+    write_log(log, 4)
+    context = WorkerContext(_settings(redis_url, lrs, batch_size=100))
+    published: list[list[dict[str, Any]]] = []
+    lines = encode_lines(list(read_lines([str(log)])))
+    process_chunk(context, "run2", str(log), 1, lines, publish=lambda r, d, i: published.append(i))
+    (items,) = published
+
+    refused = WorkerContext(_settings(redis_url, lrs, lrs_password="wrong"))
+    with pytest.raises(DestinationRefused, match="destination 'default'"):
+        process_batch(refused, "run2", "default", items)
+    assert _ids(lrs) == []
+    assert RunBook(redis_client, "run2").status().batches_done == 0
+
+    result = process_batch(context, "run2", "default", items)
+    assert result is not None and result.delivered == len(items) == 8
+    assert process_batch(context, "run2", "default", items) is None  # redelivered: not re-sent
+    status = RunBook(redis_client, "run2").status()
+    assert (status.delivered, status.dead_lettered, status.batches_done) == (8, 0, 1)
+    assert sorted(_ids(lrs)) == sorted(i["statement"]["id"] for i in items)
+    assert len(RedisDeadLetterStore(redis_client)) == 0
+    context.close()
+    refused.close()
+
+
+def test_chunk_redone_after_dying_mid_publish_is_counted_and_delivered_once(
+    redis_client: redis.Redis, redis_url: str, lrs: RalphLRS, tmp_path: Path
+) -> None:
+    log = tmp_path / "tracking.log"
+    facts = write_log(log, 8)
+    lines = encode_lines(list(read_lines([str(log)])))
+    context = WorkerContext(_settings(redis_url, lrs, batch_size=3))
+    queue: list[list[dict[str, Any]]] = []
+
+    def dying(run_id: str, destination: str, items: list[dict[str, Any]]) -> None:
+        queue.append(items)
+        if len(queue) == 2:
+            raise ConnectionError("the worker dies here")
+
+    with pytest.raises(ConnectionError):
+        process_chunk(context, "run3", str(log), 1, lines, publish=dying)
+    assert RunBook(redis_client, "run3").status().chunks_done == 0
+    process_chunk(context, "run3", str(log), 1, lines, publish=lambda r, d, i: queue.append(i))
+    assert len(queue) == 2 + 6  # two batches went out twice
+    for items in queue:
+        process_batch(context, "run3", "default", items)
+    status = RunBook(redis_client, "run3").status()
+    assert (facts.lines, facts.statements) == (8, 16)
+    assert (status.read, status.routed, status.delivered) == (8, 16, 16)
+    assert status.batches == status.batches_done == 6
+    ids = _ids(lrs)
+    assert len(ids) == facts.statements == len(set(ids))
+    context.close()
+
+
+def test_celery_config_is_safe_for_killed_workers(redis_url: str, lrs: RalphLRS) -> None:
+    config = celery_config(_settings(redis_url, lrs, visibility_timeout=900.0))
+    assert config["task_acks_late"] and config["task_reject_on_worker_lost"]
+    assert config["worker_prefetch_multiplier"] == 1
+    assert config["broker_transport_options"]["visibility_timeout"] == 900.0
+    assert config["accept_content"] == ["json"] and config["task_serializer"] == "json"
+    assert config["task_ignore_result"] is True
+    assert lrs.password not in repr(config)
+
+
+# --- real worker processes ---------------------------------------------------------------------
+
+
+class WorkerProcess:
+    """A Celery worker in its own process group, so that it and its pool die together."""
+
+    def __init__(self, env: dict[str, str], log: Path, command: list[str] | None = None) -> None:
+        self.env = env
+        self.log = log
+        self.command = command or [
+            sys.executable,
+            "-m",
+            "translator",
+            "worker",
+            "--pool=prefork",
+            "--concurrency=1",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-n",
+            f"test-{uuid.uuid4().hex[:8]}@%h",
+        ]
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, *, wait_ready: bool = True) -> WorkerProcess:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                self.command,
+                cwd=ROOT,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        if wait_ready:
+            _until(lambda: " ready." in self.text(), READY_TIMEOUT, f"worker ready ({self.log})")
+        return self
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def pause(self) -> None:
+        """SIGSTOP the worker and its pool, and wait until every one of them has stopped (a
+        signal is delivered asynchronously): a snapshot in which nothing is acknowledged."""
+        assert self.process is not None
+        group = self.process.pid
+        os.killpg(group, signal.SIGSTOP)
+        _until(lambda: all(s == "T" for s in _group_states(group)), 10, "the worker to stop")
+
+    def resume(self) -> None:
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGCONT)
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its pool processes at once: no goodbye, no acknowledgement."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        """A warm shutdown (SIGTERM); SIGKILL if it does not end within 20 s."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+
+def _redis_contents(client: redis.Redis) -> bytes:
+    """Every key and value in Redis, to show that no credential is stored there."""
+    parts: list[bytes] = []
+    for key in client.scan_iter():
+        parts.append(key)
+        kind = client.type(key)
+        if kind == b"string":
+            parts.append(client.get(key) or b"")
+        elif kind == b"list":
+            parts.extend(client.lrange(key, 0, -1))
+        elif kind == b"hash":
+            for field, value in client.hgetall(key).items():
+                parts += [field, value]
+        elif kind == b"set":
+            parts.extend(client.smembers(key))
+        elif kind == b"zset":
+            parts.extend(client.zrange(key, 0, -1))
+    return b"\n".join(parts)
+
+
+def _group_states(group: int) -> list[str]:
+    """The state letter of every process of a process group (from /proc/<pid>/stat)."""
+    states = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "
+        if int(fields[2]) == group:  # state, ppid, pgrp, ...
+            states.append(fields[0])
+    return states
+
+
+def _until(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def workers(tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
+    """Start workers with `workers(env)`; every one is stopped at the end of the test."""
+    started: list[WorkerProcess] = []
+
+    def start(env: dict[str, str], **kwargs: Any) -> WorkerProcess:
+        log = tmp_path / f"worker-{len(started) + 1}.log"
+        process = WorkerProcess(env, log, **kwargs)
+        started.append(process)
+        return process.start()
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+def _enqueue(env: dict[str, str], *args: str) -> tuple[str, Any]:
+    result = CliRunner().invoke(main, ["forward", "--queue", *args], env=env)
+    first = result.stdout.splitlines()[0] if result.stdout else ""
+    run_id = first.split()[1].rstrip(":") if first.startswith("run ") else ""
+    return run_id, result
+
+
+def _wait_finished(client: redis.Redis, run_id: str, timeout: float = 90.0) -> None:
+    book = RunBook(client, run_id)
+    _until(lambda: book.status().finished, timeout, f"run {run_id} to finish")
+
+
+def test_queue_forward_lands_every_statement_exactly_once(
+    redis_client: redis.Redis,
+    redis_url: str,
+    lrs: RalphLRS,
+    workers: Callable[..., WorkerProcess],
+    tmp_path: Path,
+) -> None:
+    env = _env(redis_url, lrs)
+    worker = workers(env)
+    log = tmp_path / "tracking.log"
+    facts = write_log(log, 40, junk=True)
+    rejects = tmp_path / "rejects.jsonl"
+    run_id, result = _enqueue(env, "--wait", "--timeout", "90", "--rejects", str(rejects), str(log))
+    assert result.exit_code == 1, result.output  # two lines are rejected
+    assert f"enqueued {facts.lines} lines in 9 chunks" in result.stdout
+    total = facts.total_line(delivered=facts.statements)
+    assert result.stderr.strip().splitlines()[-1] == total
+    ids = _ids(lrs)
+    assert len(ids) == facts.statements == len(set(ids))
+    assert "1  some.unmapped.event: no mapping" in result.stderr
+    assert "1  not valid UTF-8" in result.stderr
+    reasons = [orjson.loads(line)["reason"] for line in rejects.read_bytes().splitlines()]
+    assert reasons == ["no JSON object on the line", "not valid UTF-8"]
+    _until(lambda: f"run {run_id} finished: {total}" in worker.text(), 10, "the run's log line")
+    assert f"run {run_id}: {log}:1-5: read 5, translated 3" in worker.text()
+    assert lrs.password not in worker.text()
+
+
+def test_worker_killed_mid_run_loses_and_duplicates_nothing(
+    redis_client: redis.Redis,
+    redis_url: str,
+    lrs: RalphLRS,
+    workers: Callable[..., WorkerProcess],
+    tmp_path: Path,
+) -> None:
+    # A short visibility timeout: the messages the killed worker held come back within seconds.
+    env = _env(redis_url, lrs, TRANSLATOR_VISIBILITY_TIMEOUT="3", TRANSLATOR_BATCH_SIZE="3")
+    log = tmp_path / "tracking.log"
+    facts = write_log(log, 300)
+    run_id, result = _enqueue(env, str(log))
+    assert result.exit_code == 0, result.output
+    book = RunBook(redis_client, run_id)
+    first = workers(env)
+
+    def frozen_mid_run() -> bool:
+        """Freeze the worker (SIGSTOP) when it is mid-run holding an unacknowledged message."""
+        if book.status().batches_done < 10:
+            return False
+        first.pause()
+        if redis_client.hlen("unacked") and not book.status().finished:
+            return True
+        first.resume()
+        return False
+
+    _until(frozen_mid_run, 60, "the worker to be mid-run")
+    held = [orjson.loads(v)[0]["headers"]["id"] for v in redis_client.hvals("unacked")]
+    first.kill()
+    assert held and not book.status().finished
+
+    second = workers(env)
+    _wait_finished(redis_client, run_id)
+    # What the killed worker held comes back once the visibility timeout has passed (even when
+    # its work was done and counted before the kill: the acknowledgement was not sent).
+    _until(
+        lambda: all(f"[{task_id}] received" in second.text() for task_id in held),
+        30,
+        "the killed worker's messages to be redelivered",
+    )
+    _until(lambda: redis_client.hlen("unacked") == 0, 10, "every message acknowledged")
+    status = book.status()
+    assert status.reconciles and status.read == facts.lines
+    assert status.statements == status.routed == status.delivered == facts.statements
+    assert status.dead_lettered == 0
+    ids = _ids(lrs)
+    assert len(ids) == facts.statements == len(set(ids))
+
+
+def test_worker_with_refused_credentials_keeps_batches_until_fixed(
+    redis_client: redis.Redis,
+    redis_url: str,
+    lrs: RalphLRS,
+    workers: Callable[..., WorkerProcess],
+    tmp_path: Path,
+) -> None:
+    wrong = "wrong-password"
+    env = _env(redis_url, lrs, TRANSLATOR_VISIBILITY_TIMEOUT="10")
+    refused = workers({**env, "TRANSLATOR_LRS_PASSWORD": wrong})
+    log = tmp_path / "tracking.log"
+    facts = write_log(log, 12)
+    run_id, result = _enqueue(env, str(log))
+    assert result.exit_code == 0, result.output
+    book = RunBook(redis_client, run_id)
+    _until(lambda: "refused our credentials" in book.status().error, 30, "the refusal")
+    _until(lambda: "DESTINATION REFUSED" in refused.text(), 10, "the refusal in the log")
+    assert "destination 'default'" in refused.text()
+    assert wrong not in refused.text() and wrong not in book.status().error
+    everything = _redis_contents(redis_client)  # messages held, queued and retried, run books
+    assert b"deliver_batch" in everything and wrong.encode() not in everything
+    time.sleep(1.0)  # a few retries go by: still nothing lands, nothing is given up
+    assert _ids(lrs) == [] and book.status().delivered == 0
+
+    refused.stop()  # the fix: the right credentials, and a restart
+    workers(env)
+    _wait_finished(redis_client, run_id)
+    status = book.status()
+    assert (status.delivered, status.dead_lettered) == (facts.statements, 0)
+    ids = _ids(lrs)
+    assert len(ids) == facts.statements == len(set(ids))
+
+
+def test_worker_refuses_to_start_without_pseudonym_secret(
+    redis_url: str, lrs: RalphLRS, tmp_path: Path
+) -> None:
+    env = _env(redis_url, lrs)
+    del env["TRANSLATOR_PSEUDONYM_SECRET"]
+    command = [sys.executable, "-m", "celery", "-A", "worker", "worker", "--pool=solo"]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "TRANSLATOR_PSEUDONYM_SECRET is not set" in done.stdout + done.stderr
+    cli = subprocess.run(
+        [sys.executable, "-m", "translator", "worker"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert cli.returncode == 2
+    assert "TRANSLATOR_PSEUDONYM_SECRET is not set" in cli.stderr

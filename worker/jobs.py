@@ -1,0 +1,438 @@
+"""What a worker does, as plain functions: translate a chunk of raw lines, deliver one batch.
+
+The Celery tasks (worker.tasks) are thin wrappers that decide when to retry. Message shapes:
+
+    translate_chunk(run_id, source, first_lineno, lines)
+        lines: list[str | None], each raw line's bytes as latin-1 text (lossless: one code point
+        per byte, so a line that is not UTF-8 is rejected on the worker with the right reason),
+        or None for a line longer than max_line_bytes; line numbers run from first_lineno.
+    deliver_batch(run_id, destination_name, items)
+        items: list of {"statement": {...}, "source": "file:line"}, at most batch_size of them.
+
+Neither carries a credential: a worker finds the destination by name in its own configuration.
+"""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import io
+import logging
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+from translator.cli import forward_total
+from translator.config import Settings
+from translator.dead_letters import DEFAULT_REDIS_KEY, DeadLetter
+from translator.delivery import BatchResult, Item, deliver_batch
+from translator.destinations import Destination, load_destinations
+from translator.engine import REJECTED, TRANSLATED, Translator
+from translator.errors import ConfigError
+from translator.events import SourceLine
+from translator.lrs import LRSClient
+from translator.pipeline import RejectsWriter, Summary, translate_lines
+from translator.plan import load_plan
+from worker.runs import RunBook, skip_field
+
+__all__ = [
+    "BatchMessage",
+    "Chunk",
+    "ChunkReport",
+    "MalformedMessage",
+    "WorkerContext",
+    "batch_key",
+    "decode_lines",
+    "encode_lines",
+    "finish_if_done",
+    "iter_chunks",
+    "process_batch",
+    "process_chunk",
+]
+
+logger = logging.getLogger(__name__)
+
+_ENCODING = "latin-1"
+
+
+class MalformedMessage(ValueError):
+    """A task message that no worker could ever handle (not something our CLI sends)."""
+
+
+# --- chunks of raw lines ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """Consecutive lines of one source, the unit a translate message carries."""
+
+    source: str
+    first_lineno: int
+    lines: list[SourceLine]
+
+    @property
+    def key(self) -> str:
+        """The chunk's identity within a run (a run refuses a source given twice)."""
+        return f"{self.source}:{self.first_lineno}"
+
+
+def encode_lines(lines: Sequence[SourceLine]) -> list[str | None]:
+    """Raw lines as JSON-safe text that gives back the exact bytes (None: over the limit)."""
+    return [None if line.too_long else line.text.decode(_ENCODING) for line in lines]
+
+
+def decode_lines(source: str, first_lineno: int, lines: Sequence[str | None]) -> list[SourceLine]:
+    """The SourceLines a translate message carries. Raises MalformedMessage."""
+    if not isinstance(source, str) or not isinstance(first_lineno, int) or first_lineno < 1:
+        raise MalformedMessage("a chunk needs a source name and a first line number >= 1")
+    if not isinstance(lines, list):
+        raise MalformedMessage(f"{source}:{first_lineno}: the lines must be a list")
+    out: list[SourceLine] = []
+    for offset, text in enumerate(lines):
+        lineno = first_lineno + offset
+        if text is None:
+            out.append(SourceLine(source, lineno, b"", too_long=True))
+        elif isinstance(text, str):
+            out.append(SourceLine(source, lineno, text.encode(_ENCODING)))
+        else:
+            raise MalformedMessage(f"{source}:{lineno}: a line must be text or null")
+    return out
+
+
+def iter_chunks(lines: Iterable[SourceLine], size: int) -> Iterator[Chunk]:
+    """Group lines into chunks of at most `size` consecutive lines of one source."""
+    if size < 1:
+        raise ConfigError(f"chunk_lines must be at least 1, not {size}")
+    current: list[SourceLine] = []
+    for line in lines:
+        if current and (
+            len(current) >= size
+            or line.source != current[-1].source
+            or line.lineno != current[-1].lineno + 1
+        ):
+            yield Chunk(current[0].source, current[0].lineno, current)
+            current = []
+        current.append(line)
+    if current:
+        yield Chunk(current[0].source, current[0].lineno, current)
+
+
+# --- the worker's own configuration ----------------------------------------------------------
+
+
+class WorkerContext:
+    """What a worker process loads once: settings, the compiled plan, destinations, pooled HTTP
+    clients, a Redis client. Nothing here comes from a message."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._translator: Translator | None = None
+        self._destinations: dict[str, Destination] | None = None
+        self._clients: dict[str, LRSClient] = {}
+        self._redis: redis.Redis | None = None
+
+    def __repr__(self) -> str:
+        return f"WorkerContext(destinations={sorted(self.destinations())!r})"
+
+    def check(self) -> None:
+        """Fail at start-up rather than on the first message. Raises ConfigError, MappingError."""
+        self.translator()
+        if not self.destinations():
+            raise ConfigError(
+                "no destination is configured on this worker: set TRANSLATOR_LRS_URL (with "
+                "its credentials) or TRANSLATOR_DESTINATIONS_FILE"
+            )
+
+    def translator(self) -> Translator:
+        """The plan, compiled on first use. Raises ConfigError without a pseudonym secret: a
+        worker never translates with a throw-away key (actor ids would differ between workers)."""
+        if self._translator is None:
+            if self.settings.pseudonym_secret is None:
+                raise ConfigError(
+                    "TRANSLATOR_PSEUDONYM_SECRET is not set on this worker: it will not translate "
+                    "with a throw-away key; set it (the same on every worker) and restart"
+                )
+            plan = load_plan(self.settings)
+            self._translator = Translator(plan, id_namespace=self.settings.id_namespace)
+        return self._translator
+
+    def destinations(self) -> dict[str, Destination]:
+        """This worker's destinations by name. Raises ConfigError."""
+        if self._destinations is None:
+            self._destinations = {d.name: d for d in load_destinations(self.settings)}
+        return self._destinations
+
+    def destination(self, name: str) -> Destination:
+        """A destination by name. Raises ConfigError when this worker does not know it."""
+        found = self.destinations().get(name)
+        if found is None:
+            known = ", ".join(repr(n) for n in sorted(self.destinations())) or "none"
+            raise ConfigError(
+                f"destination {name!r} is not configured on this worker (it knows {known})"
+            )
+        return found
+
+    def client(self, destination: Destination) -> LRSClient:
+        """One pooled keep-alive client per destination, for the life of the process."""
+        client = self._clients.get(destination.name)
+        if client is None:
+            client = LRSClient(destination, timeout=self.settings.request_timeout)
+            self._clients[destination.name] = client
+        return client
+
+    def redis(self) -> redis.Redis:
+        """The broker's Redis, where runs keep their books and dead letters are stored."""
+        if self._redis is None:
+            self._redis = redis.Redis.from_url(self.settings.redis_url)
+        return self._redis
+
+    def close(self) -> None:
+        """Release connections (at process shutdown)."""
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
+        if self._redis is not None:
+            self._redis.close()
+            self._redis = None
+
+
+def _book(context: WorkerContext, run_id: str) -> RunBook:
+    try:
+        return RunBook(context.redis(), run_id)
+    except (TypeError, ValueError) as exc:
+        raise MalformedMessage(str(exc)) from None
+
+
+# --- translate a chunk -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BatchMessage:
+    """One batch to enqueue: its destination and items (statement + source)."""
+
+    destination: str
+    items: list[dict[str, Any]]
+
+
+def batch_key(destination: str, items: Sequence[dict[str, Any]]) -> str:
+    """A batch's identity: the same batch built again (a redone chunk) gets the same key."""
+    digest = hashlib.sha1(destination.encode())
+    for item in items:
+        digest.update(b"\x1f" + str(item["source"]).encode())
+        digest.update(b"\x1e" + str(item["statement"].get("id")).encode())
+    return digest.hexdigest()
+
+
+@dataclass(slots=True)
+class ChunkReport:
+    """What one chunk came to (for the log line and the tests)."""
+
+    key: str
+    last_lineno: int
+    summary: Summary
+    batches: list[BatchMessage] = field(default_factory=list)
+    routed: int = 0
+    unrouted: int = 0
+    counted: bool = True
+
+    def log_line(self, run_id: str) -> str:
+        s = self.summary
+        return (
+            f"run {run_id}: {self.key}-{self.last_lineno}: read {s.read}, translated "
+            f"{s.translated} ({s.statements} statements), skipped {s.skipped}, rejected "
+            f"{s.rejected}; {self.routed} statements queued in {len(self.batches)} batches"
+        )
+
+
+def process_chunk(
+    context: WorkerContext,
+    run_id: str,
+    source: str,
+    first_lineno: int,
+    lines: Sequence[str | None],
+    *,
+    publish: Callable[[str, str, list[dict[str, Any]]], None],
+) -> ChunkReport | None:
+    """Translate a chunk, hand its statements to `publish(run_id, destination, items)` in batches
+    of `batch_size` per destination (by each destination's org/course filter), then count the
+    chunk and keep its rejected lines in the run's books.
+
+    Publishing comes first and counting last, in one atomic step: if the worker dies in between,
+    the redone chunk publishes the same batches again (the same batch keys, so they are counted
+    once and the LRS sees duplicates) and is counted once. A chunk already counted is skipped
+    (returns None). Raises ConfigError or MappingError when the worker cannot translate, and
+    Redis or broker errors: the task retries the chunk then.
+    """
+    decoded = decode_lines(source, first_lineno, lines)
+    book = _book(context, run_id)
+    key = f"{source}:{first_lineno}"
+    if book.chunk_done(key):
+        logger.info("run %s: chunk %s was already done; skipped", run_id, key)
+        return None
+    translator = context.translator()
+    destinations = list(context.destinations().values())
+    if not destinations:
+        raise ConfigError("no destination is configured on this worker")
+    settings = context.settings
+    summary = Summary()
+    routes: dict[str, list[dict[str, Any]]] = {d.name: [] for d in destinations}
+    rejects: list[tuple[str, bytes]] = []
+    unrouted = 0
+    for result in translate_lines(decoded, translator, max_line_bytes=settings.max_line_bytes):
+        outcome = result.outcome
+        summary.add(outcome)
+        where = f"{result.line.source}:{result.line.lineno}"
+        if outcome.status == TRANSLATED:
+            targets = [d for d in destinations if d.accepts(outcome.org, outcome.course_id)]
+            for statement in outcome.statements:
+                for target in targets:
+                    routes[target.name].append({"statement": statement, "source": where})
+            if not targets:
+                unrouted += len(outcome.statements)
+        elif outcome.status == REJECTED:
+            record = io.BytesIO()
+            RejectsWriter(record).write(result)
+            rejects.append((where, record.getvalue().rstrip(b"\n")))
+    report = ChunkReport(key, first_lineno + len(decoded) - 1, summary, unrouted=unrouted)
+    size = max(1, settings.batch_size)
+    for name, items in routes.items():
+        for start in range(0, len(items), size):
+            report.batches.append(BatchMessage(name, items[start : start + size]))
+            report.routed += len(items[start : start + size])
+    for batch in report.batches:
+        publish(run_id, batch.destination, batch.items)
+    counts = {
+        "chunks_done": 1,
+        "read": summary.read,
+        "translated": summary.translated,
+        "statements": summary.statements,
+        "skipped": summary.skipped,
+        "rejected": summary.rejected,
+        "routed": report.routed,
+        "unrouted": unrouted,
+        "batches": len(report.batches),
+    }
+    for (event, reason), count in summary.skipped_by_reason.items():
+        counts[skip_field(event, reason)] = count
+    report.counted = book.commit_chunk(key, counts, rejects)
+    if report.counted:
+        logger.info("%s", report.log_line(run_id))
+        finish_if_done(book)
+    else:
+        logger.info("run %s: chunk %s was counted by another worker", run_id, key)
+    return report
+
+
+# --- deliver a batch -------------------------------------------------------------------------
+
+
+class _Deferred:
+    """A dead-letter store that only collects: the batch's letters are written by
+    `RunBook.commit_batch`, atomically with the counts, so a redone batch stores them once."""
+
+    def __init__(self) -> None:
+        self.letters: builtins.list[DeadLetter] = []
+
+    def add(self, *letters: DeadLetter) -> None:
+        self.letters.extend(letters)
+
+    def __iter__(self) -> Iterator[DeadLetter]:
+        return iter(self.letters)
+
+    def __len__(self) -> int:
+        return len(self.letters)
+
+    def list(self, *, destination: str | None = None) -> builtins.list[DeadLetter]:
+        return [d for d in self.letters if destination is None or d.destination == destination]
+
+    def remove(self, keys: Collection[str]) -> int:
+        before = len(self.letters)
+        self.letters = [d for d in self.letters if d.key not in keys]
+        return before - len(self.letters)
+
+    def purge(self, *, destination: str | None = None) -> int:
+        return self.remove([d.key for d in self.list(destination=destination)])
+
+
+def _items(raw: Sequence[Any]) -> list[Item]:
+    """The (statement, source) pairs of a deliver message. Raises MalformedMessage."""
+    if not isinstance(raw, list):
+        raise MalformedMessage("a batch's items must be a list")
+    items: list[Item] = []
+    for entry in raw:
+        if not isinstance(entry, dict) or not isinstance(entry.get("statement"), dict):
+            raise MalformedMessage(
+                "a batch item must be {'statement': {...}, 'source': 'file:line'}"
+            )
+        items.append((entry["statement"], str(entry.get("source", ""))))
+    return items
+
+
+def process_batch(
+    context: WorkerContext,
+    run_id: str,
+    destination_name: str,
+    items: Sequence[dict[str, Any]],
+    *,
+    dead_letter_key: str = DEFAULT_REDIS_KEY,
+) -> BatchResult | None:
+    """Deliver one batch to the named destination of this worker's configuration, then count it
+    and store its dead letters in one atomic step (a batch already counted is not sent again:
+    returns None).
+
+    Raises TransientDeliveryError (retry later, honouring its `retry_after`), DestinationRefused
+    (401/403: keep the batch, retry later), DeliveryError (an unexpected answer), ConfigError (an
+    unknown destination), MalformedMessage; nothing is counted or stored then.
+    """
+    pairs = _items(items)
+    book = _book(context, run_id)
+    key = batch_key(destination_name, items)
+    if book.batch_done(key):
+        logger.info("run %s: batch %s was already delivered; skipped", run_id, key[:12])
+        return None
+    destination = context.destination(destination_name)
+    letters = _Deferred()
+    result = deliver_batch(
+        destination,
+        pairs,
+        letters,
+        client=context.client(destination),
+        retry=None,
+        timeout=context.settings.request_timeout,
+    )
+    counts = {
+        "batches_done": 1,
+        "delivered": result.delivered,
+        "duplicates": result.duplicates,
+        "dead_lettered": result.dead_lettered,
+    }
+    records = [(d.key, d.to_json()) for d in letters.letters]
+    if book.commit_batch(key, counts, records, dead_letter_key=dead_letter_key):
+        logger.info(
+            "run %s: batch of %d to %r: delivered %d (%d already stored), dead-lettered %d",
+            run_id,
+            len(pairs),
+            destination.name,
+            result.delivered,
+            result.duplicates,
+            result.dead_lettered,
+        )
+        finish_if_done(book)
+    return result
+
+
+def finish_if_done(book: RunBook) -> None:
+    """Log the run's closing line once, by whichever worker settles its last part."""
+    status = book.status()
+    if status.finished and book.claim_finish():
+        total = forward_total(
+            read=status.read,
+            translated=status.translated,
+            delivered=status.delivered,
+            dead_lettered=status.dead_lettered,
+            skipped=status.skipped,
+            rejected=status.rejected,
+        )
+        logger.info("run %s finished: %s", book.run_id, total)
