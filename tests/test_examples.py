@@ -1,0 +1,66 @@
+"""The bundled examples work: the sample log translates cleanly, the sample overlay applies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+from click.testing import CliRunner
+
+from translator.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+LOG = ROOT / "examples" / "tracking.log"
+OVERLAY = ROOT / "examples" / "overlay"
+
+
+@pytest.fixture
+def runner(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    for name in ("TRANSLATOR_MAPPINGS_DIR", "TRANSLATOR_OVERLAYS", "TRANSLATOR_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TRANSLATOR_PSEUDONYM_SECRET", "examples")
+    return CliRunner()
+
+
+def test_examples_tracking_log_translates_without_rejects(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["dry-run", str(LOG)])
+    assert result.exit_code == 0, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("read 46, translated ")
+    assert last.endswith(", rejected 0")
+
+
+def test_examples_overlay_adds_changes_and_disables(runner: CliRunner, tmp_path: Path) -> None:
+    log = tmp_path / "tracking.log"
+    bookmark = {
+        "name": "edx.bookmark.added",
+        "time": "2024-05-01T10:00:00+00:00",
+        "context": {"course_id": "course-v1:Org+C1+2024", "user_id": 7},
+        "event": {
+            "course_id": "course-v1:Org+C1+2024",
+            "component_usage_id": "block-v1:Org+C1+2024+type@html+block@intro",
+        },
+    }
+    enrolled = {
+        "name": "edx.course.enrollment.activated",
+        "time": "2024-05-01T10:00:00+00:00",
+        "context": {"course_id": "course-v1:Org+C1+2024", "user_id": 7},
+        "event": {"course_id": "course-v1:Org+C1+2024", "user_id": 7, "mode": "audit"},
+    }
+    searched = {
+        "name": "edx.forum.searched",
+        "time": "2024-05-01T10:00:00+00:00",
+        "context": {"course_id": "course-v1:Org+C1+2024", "user_id": 7},
+        "event": {"query": "exam date", "total_results": 2},
+    }
+    log.write_bytes(b"\n".join(orjson.dumps(e) for e in (bookmark, enrolled, searched)))
+    result = runner.invoke(main, ["dry-run", "--overlay", str(OVERLAY), str(log)])
+    assert result.exit_code == 0, result.stderr
+    statements = [orjson.loads(line) for line in result.stdout.splitlines()]
+    assert [s["verb"]["id"] for s in statements] == [
+        "http://id.tincanapi.com/verb/bookmarked",
+        "http://adlnet.gov/expapi/verbs/registered",
+    ]
+    assert statements[1]["context"]["platform"] == "Example University LMS"
+    assert "edx.forum.searched: search queries stay on campus" in result.stderr
