@@ -19,10 +19,9 @@ from translator.mapping.directives import (
     Const,
     call_parts,
     compile_node,
-    concat_parts,
-    first_options,
     if_parts,
     is_deleted,
+    list_arg,
     same_value,
     template_parts,
     template_text,
@@ -214,6 +213,12 @@ class _Generator:
         self._memo_path[-1][name] = tuple(self.path)
         return code
 
+    def _text_piece(self, piece: str, to_text: str) -> None:
+        """Turn `piece` into text and open the block that runs only when it is not MISSING."""
+        self.emit(f"if type({piece}) is not str: {piece} = {to_text}({piece})")
+        self.emit(f"if {piece} is not MISSING:")
+        self.open_block()
+
     def _template(self, node: Node) -> Code | Const:
         parts = template_parts(node, self.ctx)
         if parts is None:
@@ -234,9 +239,7 @@ class _Generator:
                 piece, _ = self._path(steps)
             else:
                 piece = self._materialise((f"{self.bind(compile_path(part.path))}(doc)", True))
-            self.emit(f"if type({piece}) is not str: {piece} = {to_text}({piece})")
-            self.emit(f"if {piece} is not MISSING:")
-            self.open_block()
+            self._text_piece(piece, to_text)
             opened += 1
             pieces.append(piece)
         self.emit(f"{result} = " + " + ".join(pieces))
@@ -244,7 +247,7 @@ class _Generator:
         return result, True
 
     def _concat(self, node: Node) -> Code | Const:
-        parts = concat_parts(node, self.ctx)
+        parts = list_arg(node, self.ctx)
         if parts is None:
             return Const(MISSING)
         result = self._name("_s")
@@ -263,9 +266,7 @@ class _Generator:
                 pieces.append(self.bind(text))
                 continue
             piece = self._materialise(code)
-            self.emit(f"if type({piece}) is not str: {piece} = {to_text}({piece})")
-            self.emit(f"if {piece} is not MISSING:")
-            self.open_block()
+            self._text_piece(piece, to_text)
             opened += 1
             pieces.append(piece)
         self.emit(f"{result} = " + " + ".join(pieces))
@@ -301,7 +302,7 @@ class _Generator:
         return result, True
 
     def _first(self, node: Node) -> Code | Const:
-        options = first_options(node, self.ctx)
+        options = list_arg(node, self.ctx)
         if options is None:
             return Const(MISSING)
         result = self._name("_f")

@@ -25,12 +25,11 @@ __all__ = [
     "TemplatePath",
     "call_parts",
     "compile_node",
-    "concat_parts",
     "evaluator",
-    "first_options",
     "if_parts",
     "is_deleted",
     "iterate_items",
+    "list_arg",
     "plain_data",
     "same_value",
     "template_parts",
@@ -297,18 +296,18 @@ def _tpl(node: Node, ctx: CompileContext) -> Compiled:
     return render
 
 
-def concat_parts(node: Node, ctx: CompileContext) -> list[Node] | None:
-    """The parts of `!concat`, checked."""
+def list_arg(node: Node, ctx: CompileContext) -> list[Node] | None:
+    """The nodes of a directive written over a non-empty list (`!first`, `!concat`), checked."""
     inner = node.value
     if inner.kind != "seq" or not inner.value:
-        ctx.issues.add(node.loc, "!concat takes a non-empty list")
+        ctx.issues.add(node.loc, f"{node.tag} takes a non-empty list")
         return None
-    parts: list[Node] = inner.value
-    return parts
+    items: list[Node] = inner.value
+    return items
 
 
 def _concat(node: Node, ctx: CompileContext) -> Compiled:
-    parts = concat_parts(node, ctx)
+    parts = list_arg(node, ctx)
     if parts is None:
         return Const(MISSING)
     fns = [evaluator(compile_node(part, ctx)) for part in parts]
@@ -335,18 +334,8 @@ def _var(node: Node, ctx: CompileContext) -> Compiled:
     return Const(ctx.vars[name])
 
 
-def first_options(node: Node, ctx: CompileContext) -> list[Node] | None:
-    """The options of `!first`, checked."""
-    inner = node.value
-    if inner.kind != "seq" or not inner.value:
-        ctx.issues.add(node.loc, "!first takes a non-empty list")
-        return None
-    options: list[Node] = inner.value
-    return options
-
-
 def _first(node: Node, ctx: CompileContext) -> Compiled:
-    options = first_options(node, ctx)
+    options = list_arg(node, ctx)
     if options is None:
         return Const(MISSING)
     fns: list[Evaluator] = []
