@@ -28,7 +28,7 @@ from translator.dead_letters import (
     RedisDeadLetterStore,
     replay,
 )
-from translator.delivery import Deliverer, RetryPolicy, TransientDeliveryError
+from translator.delivery import Deliverer, RetryPolicy
 from translator.destinations import Destination, load_destinations
 from translator.engine import Translator
 from translator.errors import (
@@ -37,6 +37,7 @@ from translator.errors import (
     DestinationRefused,
     InputError,
     MappingError,
+    TransientDeliveryError,
 )
 from translator.events import SourceLine, parse_line, read_lines
 from translator.mapping.nodes import Node, child_pointer

@@ -42,7 +42,6 @@ __all__ = [
     "Deliverer",
     "Item",
     "RetryPolicy",
-    "TransientDeliveryError",
     "deliver_batch",
     "same_statement",
 ]

@@ -19,8 +19,13 @@ from celery.signals import (
     worker_process_shutdown,
 )
 
-from translator.delivery import TransientDeliveryError
-from translator.errors import ConfigError, DeliveryError, DestinationRefused, MappingError
+from translator.errors import (
+    ConfigError,
+    DeliveryError,
+    DestinationRefused,
+    MappingError,
+    TransientDeliveryError,
+)
 from worker.app import DELIVER_BATCH, TRANSLATE_CHUNK, app, worker_settings
 from worker.jobs import MalformedMessage, WorkerContext, process_batch, process_chunk
 from worker.runs import RunBook

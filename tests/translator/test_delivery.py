@@ -21,12 +21,11 @@ from translator.dead_letters import FileDeadLetterStore, RedisDeadLetterStore, r
 from translator.delivery import (
     Deliverer,
     RetryPolicy,
-    TransientDeliveryError,
     deliver_batch,
     same_statement,
 )
 from translator.destinations import Destination
-from translator.errors import DeliveryError, DestinationRefused
+from translator.errors import DeliveryError, DestinationRefused, TransientDeliveryError
 
 FAST = RetryPolicy(initial=0.05, maximum=0.3, jitter=0.05)
 
