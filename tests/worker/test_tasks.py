@@ -490,3 +490,31 @@ def test_worker_refuses_to_start_without_pseudonym_secret(
     )
     assert cli.returncode == 2
     assert "TRANSLATOR_PSEUDONYM_SECRET is not set" in cli.stderr
+
+
+def test_queue_forward_survives_an_lrs_outage(
+    redis_client: redis.Redis,
+    redis_url: str,
+    lrs: RalphLRS,
+    workers: Callable[..., WorkerProcess],
+    tmp_path: Path,
+) -> None:
+    # The LRS is down when the run starts: workers retry with backoff and keep the batches;
+    # once it is back, every statement lands, once.
+    env = _env(redis_url, lrs)
+    log = tmp_path / "tracking.log"
+    facts = write_log(log, 30)
+    lrs.stop()
+    worker = workers(env)
+    run_id, result = _enqueue(env, str(log))
+    assert result.exit_code == 0, result.output
+    _until(
+        lambda: "is unavailable" in worker.text() and "nothing was dropped" in worker.text(),
+        30,
+        "a worker to retry the unreachable LRS",
+    )
+    assert not RunBook(redis_client, run_id).status().finished
+    lrs.start()
+    _wait_finished(redis_client, run_id)
+    ids = _ids(lrs)
+    assert len(ids) == facts.statements == len(set(ids))
