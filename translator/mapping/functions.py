@@ -139,6 +139,8 @@ _TIMESTAMP = re.compile(
 def _timestamp(value: Any) -> Any:
     if not isinstance(value, str):
         return MISSING
+    if value[10:11] == "T" and value[-6:-5] in ("+", "-") and value[-3:-2] == ":":
+        return value  # already written with its offset, as edX writes it; checked as a statement
     match = _TIMESTAMP.fullmatch(value.strip())
     if match is None:
         return MISSING
@@ -161,7 +163,7 @@ def _not(value: Any) -> Any:
     return (not value) if type(value) is bool else MISSING
 
 
-_ACTOR_CACHE_SIZE = 4096
+_ACTOR_CACHE_SIZE = 65_536  # learners remembered: about 10 MB at most
 
 
 def _uuid4_text(digest: bytes) -> str:
