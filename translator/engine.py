@@ -121,7 +121,7 @@ class Translator:
         id_base = (
             self._namespace_bytes
             + orjson.dumps(event, option=orjson.OPT_SORT_KEYS)
-            + _id_suffix(mapping.name, variant.name)
+            + variant.id_suffix
         )
         template = variant.statement
         statement, mask, suspect = template.build(event)

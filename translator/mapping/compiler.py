@@ -53,6 +53,9 @@ class CompiledVariant:
     """The statement and children of one variant; `body` is the resolved mapping (explain)."""
 
     name: str
+    id_suffix: (
+        bytes  # the event mapping's and this variant's names, as the statement id hashes them
+    )
     required: tuple[tuple[str, Evaluator], ...]
     statement: CheckedTemplate
     children: CompiledChildren | None
@@ -200,10 +203,13 @@ def _compile_required(body: Node, ctx: CompileContext) -> tuple[tuple[str, Evalu
 _VARIANT_KEYS = ("description", "require", "statement", "children")
 
 
-def _compile_variant(name: str, body: Node, ctx: CompileContext) -> CompiledVariant:
+def _compile_variant(
+    event_name: str, name: str, body: Node, ctx: CompileContext
+) -> CompiledVariant:
     children = body.get("children")
     return CompiledVariant(
         name=name,
+        id_suffix=b"\x1f" + event_name.encode() + b"\x1f" + name.encode(),
         required=_compile_required(body, ctx),
         statement=_compile_statement(body.get("statement"), ctx, body.loc),
         children=(
@@ -267,9 +273,9 @@ def compile_event(name: str, body: Node, ctx: CompileContext) -> CompiledEvent |
                         hint = _suggest(key, _VARIANT_KEYS)
                         ctx.issues.add(child.loc, f"unknown key {key!r} in a variant{hint}")
                 merged = _merge_bodies(common, variant_body)
-                variants[variant_name] = _compile_variant(variant_name, merged, ctx)
+                variants[variant_name] = _compile_variant(name, variant_name, merged, ctx)
     else:
-        variants[DEFAULT_VARIANT] = _compile_variant(DEFAULT_VARIANT, common, ctx)
+        variants[DEFAULT_VARIANT] = _compile_variant(name, DEFAULT_VARIANT, common, ctx)
 
     return CompiledEvent(
         name=name,
