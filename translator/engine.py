@@ -11,7 +11,7 @@ import orjson
 
 from translator.errors import TranslationError
 from translator.mapping.codegen import CheckedTemplate
-from translator.mapping.compiler import CompiledEvent, CompiledVariant
+from translator.mapping.compiler import CompiledEvent
 from translator.mapping.directives import iterate_items
 from translator.missing import MISSING
 from translator.plan import Plan
@@ -32,8 +32,19 @@ class Outcome:
     statements: list[dict[str, Any]] = field(default_factory=list)
     reason: str = ""
     event_name: str = ""
-    org: str | None = None  # where the event came from, for per-destination filters
-    course_id: str | None = None
+    context: Any = None  # the event's context, read only by the per-destination filters below
+
+    @property
+    def org(self) -> str | None:
+        """The event's org (context.org_id), for per-destination filters."""
+        found = self.context.get("org_id") if type(self.context) is dict else None
+        return found if isinstance(found, str) else None
+
+    @property
+    def course_id(self) -> str | None:
+        """The event's course (context.course_id), for per-destination filters."""
+        found = self.context.get("course_id") if type(self.context) is dict else None
+        return found if isinstance(found, str) else None
 
 
 def statement_id(namespace: uuid.UUID, canonical_event: bytes, *parts: str) -> str:
@@ -110,7 +121,13 @@ class Translator:
             subject = mapping.skip_unless(event)
             if subject is MISSING or subject is None:
                 return Outcome(SKIPPED, reason=mapping.skip_reason, event_name=label)
-        variant = self._variant(mapping, event)
+        if mapping.select is None:
+            variant = mapping.variants.get("default")
+        else:
+            chosen = mapping.select(event)
+            variant = mapping.variants.get(chosen) if type(chosen) is str else None
+            if variant is None:
+                variant = mapping.variants.get("default")
         if variant is None:
             chosen = mapping.select(event) if mapping.select is not None else MISSING
             return Outcome(SKIPPED, reason=f"no variant {chosen!r}", event_name=label)
@@ -148,20 +165,4 @@ class Translator:
                         child["id"] = _uuid5_text(id_base + _id_suffix(str(item["key"])))
                     _check(child_template, child, mask, suspect)
                     statements.append(child)
-        context = event.get("context")
-        org = course_id = None
-        if type(context) is dict:
-            org = context.get("org_id") if isinstance(context.get("org_id"), str) else None
-            found = context.get("course_id")
-            course_id = found if isinstance(found, str) else None
-        return Outcome(
-            TRANSLATED, statements=statements, event_name=label, org=org, course_id=course_id
-        )
-
-    def _variant(self, mapping: CompiledEvent, event: dict[str, Any]) -> CompiledVariant | None:
-        if mapping.select is None:
-            return mapping.variants.get("default")
-        chosen = mapping.select(event)
-        key = chosen if isinstance(chosen, str) else None
-        found = mapping.variants.get(key) if key is not None else None
-        return found if found is not None else mapping.variants.get("default")
+        return Outcome(TRANSLATED, statements, "", label, event.get("context"))

@@ -220,23 +220,25 @@ def _nonempty(value: Any) -> Any:
 def _bind_actor_id(ctx: FunctionContext) -> Callable[..., Any]:
     secret = ctx.pseudonym_secret
     known = ctx.actor_map
-    cache: dict[str, str] = {}
+    cache: dict[int | str, str] = {}  # by the id as logged: 42 and "42" are one learner
 
     def actor_id(user_id: Any) -> Any:
         """The actor map's anonymous id, else a keyed pseudonym shaped as a UUID."""
-        if user_id is None or isinstance(user_id, bool) or not isinstance(user_id, int | str):
+        kind = type(user_id)
+        if kind is not int and kind is not str:  # bool, float, null, objects: not a user id
             return MISSING
+        found = cache.get(user_id)
+        if found is not None:
+            return found
         key = str(user_id).strip()
         if not key:
             return MISSING
-        found = cache.get(key)
+        found = known.get(key)
         if found is None:
-            found = known.get(key)
-            if found is None:
-                found = _uuid4_text(hmac.digest(secret, key.encode(), "sha256"))
-            if len(cache) >= _ACTOR_CACHE_SIZE:
-                cache.clear()  # bounded: memory stays flat on a log of any number of learners
-            cache[key] = found
+            found = _uuid4_text(hmac.digest(secret, key.encode(), "sha256"))
+        if len(cache) >= _ACTOR_CACHE_SIZE:
+            cache.clear()  # bounded: memory stays flat on a log of any number of learners
+        cache[user_id] = found
         return found
 
     return actor_id
