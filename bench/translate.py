@@ -5,8 +5,12 @@ Run: python bench/translate.py [--events N]
 Both sides read the same generated tracking log (enrollment, problem_check, certificates, forum,
 pre-roll video), decode each line, build the statements and serialise them to JSON. The dry-run
 side is the product's own path (read_lines -> parse_line -> Translator -> checks -> orjson); the
-ideal is plain Python that builds equivalent statements directly, with no mapping language.
-Figures are CPU seconds of this process (time.process_time), so other load does not skew them.
+ideal is plain Python that builds the same statements directly (same fields, same values; only
+ids and the version extension differ), with no mapping language, no input checks and no
+statement checks. The dry-run figure includes start-up (loading and compiling the mappings,
+about 50 ms). Figures are CPU seconds of this process (time.process_time), so other load does
+not skew them. The log has 50,000 learners, so the pseudonym cache hits as it would on a real
+log of that many events.
 """
 
 from __future__ import annotations
