@@ -10,7 +10,7 @@ from typing import Any, Final
 import orjson
 
 from translator.errors import TranslationError
-from translator.mapping.codegen import CheckedTemplate
+from translator.mapping.codegen import SKIP, CheckedTemplate, RequiredMissing
 from translator.mapping.compiler import CompiledEvent
 from translator.mapping.directives import iterate_items
 from translator.missing import MISSING
@@ -117,10 +117,6 @@ class Translator:
             )
 
     def _apply(self, mapping: CompiledEvent, event: dict[str, Any], label: str) -> Outcome:
-        if mapping.skip_unless is not None:
-            subject = mapping.skip_unless(event)
-            if subject is MISSING or subject is None:
-                return Outcome(SKIPPED, reason=mapping.skip_reason, event_name=label)
         if mapping.select is None:
             variant = mapping.variants.get("default")
         else:
@@ -129,21 +125,28 @@ class Translator:
             if variant is None:
                 variant = mapping.variants.get("default")
         if variant is None:
+            if mapping.skip_unless is not None:
+                subject = mapping.skip_unless(event)
+                if subject is MISSING or subject is None:  # an anonymous event: that reason first
+                    return Outcome(SKIPPED, reason=mapping.skip_reason, event_name=label)
             chosen = mapping.select(event) if mapping.select is not None else MISSING
             return Outcome(SKIPPED, reason=f"no variant {chosen!r}", event_name=label)
-        for path, get in variant.required:
-            if get(event) is MISSING:
-                return Outcome(REJECTED, reason=f"missing required field {path}", event_name=label)
 
+        # The builder tests skip_unless and the required paths first (see compile_statement).
+        template = variant.statement
+        statement, mask, suspect = template.build(event)
+        if type(statement) is not dict:
+            if statement is SKIP:
+                return Outcome(SKIPPED, reason=mapping.skip_reason, event_name=label)
+            if type(statement) is RequiredMissing:
+                reason = f"missing required field {statement.path}"
+                return Outcome(REJECTED, reason=reason, event_name=label)
+            return Outcome(REJECTED, reason="the mapping produced no statement", event_name=label)
         id_base = (
             self._namespace_bytes
             + orjson.dumps(event, option=orjson.OPT_SORT_KEYS)
             + variant.id_suffix
         )
-        template = variant.statement
-        statement, mask, suspect = template.build(event)
-        if type(statement) is not dict:
-            return Outcome(REJECTED, reason="the mapping produced no statement", event_name=label)
         if "id" not in statement:
             statement["id"] = _uuid5_text(id_base)
         _check(template, statement, mask, suspect)

@@ -143,6 +143,9 @@ def test_translate_picks_the_variant_by_event_source(translator: Translator) -> 
     assert _one(translator, browser)["verb"]["id"] == "http://adlnet.gov/expapi/verbs/attempted"
     outcome = translator.translate(normalise(dict(PROBLEM, event_source="mobile")))
     assert (outcome.status, outcome.reason) == (SKIPPED, "no variant 'mobile'")
+    anonymous = dict(PROBLEM, event_source="mobile", context={"course_id": "c"})
+    outcome = translator.translate(normalise(anonymous))
+    assert (outcome.status, outcome.reason) == (SKIPPED, "anonymous user")  # that reason first
 
 
 def test_translate_fans_out_children_that_refer_to_the_parent(translator: Translator) -> None:

@@ -9,14 +9,16 @@ names in the function's namespace, so a mapping cannot inject code (ADR 0003).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import functools
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from translator.mapping.directives import (
     CompileContext,
     Const,
+    TemplatePath,
     call_parts,
     compile_node,
     if_parts,
@@ -31,7 +33,7 @@ from translator.mapping.paths import compile_path, plain_steps
 from translator.missing import MISSING
 from translator.xapi import ANY_VALUE, leaf_rule
 
-__all__ = ["CheckedTemplate", "compile_statement", "compile_template"]
+__all__ = ["SKIP", "CheckedTemplate", "RequiredMissing", "compile_statement", "compile_template"]
 
 
 Code = tuple[str, bool]  # an expression, and whether it may be MISSING
@@ -213,11 +215,32 @@ class _Generator:
         self._memo_path[-1][name] = tuple(self.path)
         return code
 
-    def _text_piece(self, piece: str, to_text: str) -> None:
-        """Turn `piece` into text and open the block that runs only when it is not MISSING."""
-        self.emit(f"if type({piece}) is not str: {piece} = {to_text}({piece})")
-        self.emit(f"if {piece} is not MISSING:")
-        self.open_block()
+    def _joined_text(self, producers: list[Callable[[], Code | Const]]) -> Code:
+        """Text made of parts, each written only when the parts before it had a value: a
+        MISSING or null part makes the whole text MISSING (`!tpl`, `!concat`)."""
+        result = self._name("_s")
+        self.emit(f"{result} = MISSING")
+        pieces: list[str] = []
+        opened = 0
+        to_text = self.bind(template_text)
+        for produce in producers:
+            code = produce()
+            if isinstance(code, Const):
+                text = template_text(code.value)
+                if text is MISSING:  # a part that is never there: never a value
+                    break
+                pieces.append(self.bind(text))
+                continue
+            piece = self._materialise(code)
+            self.emit(f"if type({piece}) is not str: {piece} = {to_text}({piece})")
+            self.emit(f"if {piece} is not MISSING:")
+            self.open_block()
+            opened += 1
+            pieces.append(piece)
+        else:
+            self.emit(f"{result} = " + " + ".join(pieces))
+        self.close_blocks(opened)
+        return result, True
 
     def _template(self, node: Node) -> Code | Const:
         parts = template_parts(node, self.ctx)
@@ -225,53 +248,26 @@ class _Generator:
             return Const(MISSING)
         if all(isinstance(p, str) for p in parts):
             return Const("".join(p for p in parts if isinstance(p, str)))
-        result = self._name("_s")
-        self.emit(f"{result} = MISSING")
-        pieces: list[str] = []
-        opened = 0
-        to_text = self.bind(template_text)
-        for part in parts:
-            if isinstance(part, str):
-                pieces.append(self.bind(part))
-                continue
-            steps = plain_steps(part.path)
-            if steps is not None:
-                piece, _ = self._path(steps)
-            else:
-                piece = self._materialise((f"{self.bind(compile_path(part.path))}(doc)", True))
-            self._text_piece(piece, to_text)
-            opened += 1
-            pieces.append(piece)
-        self.emit(f"{result} = " + " + ".join(pieces))
-        self.close_blocks(opened)
-        return result, True
+        return self._joined_text([functools.partial(self._template_part, part) for part in parts])
+
+    def _template_part(self, part: str | TemplatePath) -> Code | Const:
+        if isinstance(part, str):
+            return Const(part)
+        steps = plain_steps(part.path)
+        if steps is not None:
+            return self._path(steps)
+        return f"{self.bind(compile_path(part.path))}(doc)", True
 
     def _concat(self, node: Node) -> Code | Const:
         parts = list_arg(node, self.ctx)
         if parts is None:
             return Const(MISSING)
-        result = self._name("_s")
-        self.emit(f"{result} = MISSING")
-        pieces: list[str] = []
-        opened = 0
-        to_text = self.bind(template_text)
-        for part in parts:
-            with self.expression():
-                code = self.value(part)
-            if isinstance(code, Const):
-                text = template_text(code.value)
-                if text is MISSING:  # a part that is never there: never a value
-                    self.close_blocks(opened)
-                    return result, True
-                pieces.append(self.bind(text))
-                continue
-            piece = self._materialise(code)
-            self._text_piece(piece, to_text)
-            opened += 1
-            pieces.append(piece)
-        self.emit(f"{result} = " + " + ".join(pieces))
-        self.close_blocks(opened)
-        return result, True
+        return self._joined_text([functools.partial(self._argument, part) for part in parts])
+
+    def _argument(self, node: Node) -> Code | Const:
+        """The value of a directive's argument: not placed in the statement."""
+        with self.expression():
+            return self.value(node)
 
     def _call(self, node: Node) -> Code | Const:
         parts = call_parts(node, self.ctx)
@@ -283,8 +279,7 @@ class _Generator:
         arguments: list[str] = []
         opened = 0
         for arg_node in arg_nodes:
-            with self.expression():
-                code = self.value(arg_node)
+            code = self._argument(arg_node)
             if isinstance(code, Const):
                 if code.value is MISSING:  # the call can never happen
                     self.close_blocks(opened)
@@ -340,18 +335,15 @@ class _Generator:
         if parts is None:
             return Const(MISSING)
         if parts.present is not None:
-            with self.expression():
-                subject = self.value(parts.present)
+            subject = self._argument(parts.present)
             if isinstance(subject, Const):
                 branch = parts.then if subject.value is not MISSING else parts.otherwise
                 return Const(MISSING) if branch is None else self.value(branch)
-            with self.expression():
-                condition = f"{self._materialise(subject)} is not MISSING"
+            condition = f"{self._materialise(subject)} is not MISSING"
         else:
             assert parts.equals is not None
-            with self.expression():
-                left = self._materialise(self.value(parts.equals[0]))
-                right = self._materialise(self.value(parts.equals[1]))
+            left = self._materialise(self._argument(parts.equals[0]))
+            right = self._materialise(self._argument(parts.equals[1]))
             condition = f"{self.bind(same_value)}({left}, {right})"
         result = self._name("_i")
         self.emit(f"{result} = MISSING")
@@ -493,25 +485,60 @@ def compile_template(node: Node, ctx: CompileContext) -> Callable[[Any], Any]:
     return built
 
 
-def compile_statement(node: Node, ctx: CompileContext) -> CheckedTemplate:
-    """Compile a statement template in checked mode (see CheckedTemplate)."""
+SKIP: Final[Any] = object()  # what `build` returns instead of a statement when skip_unless fails
+
+
+@dataclass(frozen=True, slots=True)
+class RequiredMissing:
+    """What `build` returns instead of a statement when a required path is missing."""
+
+    path: str
+
+
+def compile_statement(
+    node: Node,
+    ctx: CompileContext,
+    *,
+    skip_unless: Node | None = None,
+    required: Sequence[str] = (),
+) -> CheckedTemplate:
+    """Compile a statement template in checked mode (see CheckedTemplate).
+
+    The event mapping's `skip_unless` value and `require` paths are tested first, in the same
+    function, so the fragments they read (the user id) are not computed twice; `build` then
+    returns SKIP or a RequiredMissing instead of a statement.
+    """
     generator = _Generator(ctx, checked=True)
+    if skip_unless is not None:
+        subject = generator._materialise(generator._argument(skip_unless))
+        skip = generator.bind(SKIP)
+        generator.emit(f"if {subject} is MISSING or {subject} is None: return {skip}, 0, False")
+    for path in required:
+        steps = plain_steps(path)
+        code: Code = (
+            generator._path(steps)
+            if steps is not None
+            else (
+                f"{generator.bind(compile_path(path))}(doc)",
+                True,
+            )
+        )
+        value = generator._materialise(code)
+        missing = generator.bind(RequiredMissing(path))
+        generator.emit(f"if {value} is MISSING: return {missing}, 0, False")
     result = generator.value(node)
     if isinstance(result, Const):
-        value = result.value
-
-        def build_constant(_doc: Any) -> tuple[Any, int, bool]:
-            return (dict(value) if type(value) is dict else value), 0, False
-
-        return CheckedTemplate(build_constant, provable=True, score_dynamic=False)
-    expression, _ = result
-    body = "\n".join(generator.lines)
+        constant = generator.bind(result.value)
+        expression = f"_dict({constant})" if type(result.value) is dict else constant
+    else:
+        expression = result[0]
+    body = "\n".join(generator.lines) or "    pass"
     source = (
         "def build(doc):\n    _mask = 0\n    _suspect = False\n"
         f"{body}\n    return {expression}, _mask, _suspect\n"
     )
-    code = compile(source, f"<mapping template at {node.loc}>", "exec")
-    exec(code, generator.namespace)  # generated by us from bound names only: see the module doc
+    code_object = compile(source, f"<mapping template at {node.loc}>", "exec")
+    exec(code_object, generator.namespace)  # generated by us from bound names only: module doc
     return CheckedTemplate(
         generator.namespace["build"],
         provable=generator.provable,

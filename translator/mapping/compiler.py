@@ -141,7 +141,14 @@ _NO_STATEMENT = CheckedTemplate(
 )
 
 
-def _compile_statement(node: Node | None, ctx: CompileContext, where: Loc) -> CheckedTemplate:
+def _compile_statement(
+    node: Node | None,
+    ctx: CompileContext,
+    where: Loc,
+    *,
+    skip_unless: Node | None = None,
+    required: tuple[str, ...] = (),
+) -> CheckedTemplate:
     """A statement template: a map whose evaluation always returns a fresh top-level dict."""
     if node is None:
         ctx.issues.add(where, "missing key 'statement'")
@@ -149,7 +156,7 @@ def _compile_statement(node: Node | None, ctx: CompileContext, where: Loc) -> Ch
     if node.kind != "map":
         ctx.issues.add(node.loc, "'statement' is a map (the statement template)")
         return _NO_STATEMENT
-    return compile_statement(node, ctx)
+    return compile_statement(node, ctx, skip_unless=skip_unless, required=required)
 
 
 def _compile_children(
@@ -207,11 +214,19 @@ def _compile_variant(
     event_name: str, name: str, body: Node, ctx: CompileContext
 ) -> CompiledVariant:
     children = body.get("children")
+    required = _compile_required(body, ctx)
+    skip_node = body.get("skip_unless")
     return CompiledVariant(
         name=name,
         id_suffix=b"\x1f" + event_name.encode() + b"\x1f" + name.encode(),
-        required=_compile_required(body, ctx),
-        statement=_compile_statement(body.get("statement"), ctx, body.loc),
+        required=required,
+        statement=_compile_statement(
+            body.get("statement"),
+            ctx,
+            body.loc,
+            skip_unless=skip_node.get("value") if skip_node is not None else None,
+            required=tuple(path for path, _ in required),
+        ),
         children=(
             _compile_children(children, body.get("statement"), ctx)
             if children is not None
