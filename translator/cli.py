@@ -45,6 +45,7 @@ from translator.pipeline import (
     LineResult,
     RejectsWriter,
     Summary,
+    forward_total,
     run,
     summary_key,
     translate_lines,
@@ -55,7 +56,7 @@ if TYPE_CHECKING:
     from worker.jobs import Chunk
     from worker.runs import RunBook, RunStatus
 
-__all__ = ["forward_total", "main"]
+__all__ = ["main"]
 
 EXIT_OK = 0
 EXIT_REJECTED = 1
@@ -370,17 +371,6 @@ def coverage(ctx: click.Context, paths: tuple[str, ...], overlays: tuple[Path, .
 # --- delivery: forward, dead-letters, worker ---------------------------------------------------
 
 EXIT_INTERRUPTED = 130
-
-
-def forward_total(
-    *, read: int, translated: int, delivered: int, dead_lettered: int, skipped: int, rejected: int
-) -> str:
-    """The closing line of a forward, in-process or through the workers. `delivered` and
-    `dead_lettered` count statements (once per destination); the other figures count lines."""
-    return (
-        f"read {read}, translated {translated}, delivered {delivered}, "
-        f"dead-lettered {dead_lettered}, skipped {skipped}, rejected {rejected}"
-    )
 
 
 def _redact(url: str) -> str:
@@ -816,17 +806,7 @@ def _forward_queue(
         )
     if not status.reconciles:
         click.echo(f"warning: the counts of run {run_id} do not reconcile", err=True)
-    click.echo(
-        forward_total(
-            read=status.read,
-            translated=status.translated,
-            delivered=status.delivered,
-            dead_lettered=status.dead_lettered,
-            skipped=status.skipped,
-            rejected=status.rejected,
-        ),
-        err=True,
-    )
+    click.echo(status.total_line(), err=True)
     if not status.finished:
         sys.exit(EXIT_REJECTED)
     sys.exit(EXIT_REJECTED if status.rejected or status.dead_lettered else EXIT_OK)

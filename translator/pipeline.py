@@ -14,7 +14,15 @@ from translator.errors import InputError, TranslationError
 from translator.events import SourceLine, parse_line
 from translator.xapi import strict_check
 
-__all__ = ["LineResult", "RejectsWriter", "Summary", "run", "summary_key", "translate_lines"]
+__all__ = [
+    "LineResult",
+    "RejectsWriter",
+    "Summary",
+    "forward_total",
+    "run",
+    "summary_key",
+    "translate_lines",
+]
 
 _REJECT_TEXT_LIMIT = 10_000
 _DETAIL_LIMIT = 1_000  # distinct names and reasons kept apart: memory stays flat on any log
@@ -86,6 +94,17 @@ class Summary:
             for reason, count in self.rejected_by_reason.most_common(limit):
                 lines.append(f"  {count:>8}  {reason}")
         return lines
+
+
+def forward_total(
+    *, read: int, translated: int, delivered: int, dead_lettered: int, skipped: int, rejected: int
+) -> str:
+    """The closing line of a forward, in-process or through the workers. `delivered` and
+    `dead_lettered` count statements (once per destination); the other figures count lines."""
+    return (
+        f"read {read}, translated {translated}, delivered {delivered}, "
+        f"dead-lettered {dead_lettered}, skipped {skipped}, rejected {rejected}"
+    )
 
 
 @dataclass(frozen=True, slots=True)

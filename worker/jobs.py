@@ -24,7 +24,6 @@ from typing import Any
 
 import redis
 
-from translator.cli import forward_total
 from translator.config import Settings
 from translator.dead_letters import DEFAULT_REDIS_KEY, DeadLetter
 from translator.delivery import BatchResult, Item, deliver_batch
@@ -427,12 +426,4 @@ def finish_if_done(book: RunBook) -> None:
     """Log the run's closing line once, by whichever worker settles its last part."""
     status = book.status()
     if status.finished and book.claim_finish():
-        total = forward_total(
-            read=status.read,
-            translated=status.translated,
-            delivered=status.delivered,
-            dead_lettered=status.dead_lettered,
-            skipped=status.skipped,
-            rejected=status.rejected,
-        )
-        logger.info("run %s finished: %s", book.run_id, total)
+        logger.info("run %s finished: %s", book.run_id, status.total_line())

@@ -23,6 +23,8 @@ from typing import Any
 
 import redis
 
+from translator.pipeline import forward_total
+
 __all__ = ["RUN_TTL", "RunBook", "RunStatus", "skip_field"]
 
 RUN_TTL = 7 * 24 * 3600
@@ -119,6 +121,17 @@ class RunStatus:
         """Every line read is in exactly one bucket, and every enqueued line was read."""
         buckets = self.translated + self.skipped + self.rejected
         return self.read == buckets and (self.lines is None or self.lines == self.read)
+
+    def total_line(self) -> str:
+        """The run's closing line, the same as an in-process forward's."""
+        return forward_total(
+            read=self.read,
+            translated=self.translated,
+            delivered=self.delivered,
+            dead_lettered=self.dead_lettered,
+            skipped=self.skipped,
+            rejected=self.rejected,
+        )
 
     def progress_line(self) -> str:
         """A line for an operator watching the run."""
