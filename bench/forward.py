@@ -2,7 +2,7 @@
 
 For each batch size, the same pre-built statements are posted twice into a fresh store: once by a
 minimal keep-alive httpx client (pre-serialised bodies, nothing else: the LRS's own rate), once by
-`translator.delivery.Deliverer`. The ratio shows what the forwarder costs on top of the LRS;
+`translator.sinks.delivery.Deliverer`. The ratio shows what the forwarder costs on top of the LRS;
 the goal is at least 90% at batch 100. Prints figures, asserts nothing about time.
 
     python bench/forward.py [--repeat 4] [--count 5000] [--batch-sizes 1,10,100,1000]
@@ -29,9 +29,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 from factories import xapi_statements  # noqa: E402
 from services import RalphLRS  # noqa: E402
 
-from translator.dead_letters import FileDeadLetterStore  # noqa: E402
-from translator.delivery import Deliverer  # noqa: E402
-from translator.destinations import Destination  # noqa: E402
+from translator.sinks.dead_letters import FileDeadLetterStore  # noqa: E402
+from translator.sinks.delivery import Deliverer  # noqa: E402
+from translator.sinks.destinations import Destination  # noqa: E402
 
 __all__ = ["main"]
 

@@ -4,7 +4,7 @@ Run: python bench/translate.py [--events N]
 
 Both sides read the same generated tracking log (enrollment, problem_check, certificates, forum,
 pre-roll video), decode each line, build the statements and serialise them to JSON. The dry-run
-side is the product's own path (read_lines -> parse_line -> Translator -> checks -> orjson); the
+side is the product's own path (read_lines -> parse_line -> Translator -> checks -> JSON lines); the
 ideal is plain Python that builds the same statements directly (same fields, same values; only
 ids and the version extension differ), with no mapping language, no input checks and no
 statement checks. The dry-run figure includes start-up (loading and compiling the mappings,
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import hmac
+import os
 import random
 import tempfile
 import time
@@ -29,9 +30,12 @@ import orjson
 
 from translator.config import Settings
 from translator.engine import Translator
-from translator.events import read_lines
-from translator.pipeline import Summary, run, translate_lines
-from translator.plan import load_plan
+from translator.intake.lines import read_lines
+from translator.mapping.plan import load_plan
+from translator.pipeline import run, translate_lines
+from translator.sinks.stdout import JsonLinesSink
+from translator.summary import Summary
+from translator.targets.xapi import XAPI
 
 LMS = "http://localhost:18000"
 SECRET = b"bench-secret"
@@ -340,21 +344,11 @@ def bench_dry_run(path: Path) -> tuple[float, Summary]:
     """CPU seconds and summary of the product's dry-run path over the log (start-up included)."""
     started = time.process_time()
     settings = Settings(lms_root_url=LMS, pseudonym_secret=SECRET.decode())
-    translator = Translator(load_plan(settings), id_namespace=settings.id_namespace)
+    translator = Translator(load_plan(settings, XAPI), id_namespace=settings.id_namespace)
     summary = Summary()
-    sink = bytearray()
-
-    def emit(statement: dict[str, Any], _result: Any) -> None:
-        sink.extend(orjson.dumps(statement) + b"\n")
-        if len(sink) > 1 << 20:
-            sink.clear()
-
     lines = read_lines([str(path)], max_line_bytes=settings.max_line_bytes)
-    run(
-        translate_lines(lines, translator, max_line_bytes=settings.max_line_bytes),
-        summary,
-        on_statement=emit,
-    )
+    with open(os.devnull, "wb") as devnull:
+        run(translate_lines(lines, translator), summary, [JsonLinesSink(devnull)])
     return time.process_time() - started, summary
 
 

@@ -1,38 +1,46 @@
-"""Applies the compiled plan to one event: translated, skipped or rejected, never raised."""
+"""Applies a compiled plan to one event: translated, skipped or rejected, never raised."""
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Final
-
-import orjson
 
 from translator.errors import TranslationError
 from translator.mapping.codegen import SKIP, CheckedTemplate, RequiredMissing
 from translator.mapping.compiler import CompiledEvent
+from translator.mapping.contract import TargetRules
 from translator.mapping.directives import iterate_items
+from translator.mapping.plan import Plan
 from translator.missing import MISSING
-from translator.plan import Plan
-from translator.xapi import check_statement, score_ok
+from translator.statement_ids import StatementIds, id_suffix, uuid5_text
 
-__all__ = ["REJECTED", "SKIPPED", "TRANSLATED", "Outcome", "Translator", "statement_id"]
+__all__ = ["REJECTED", "SKIPPED", "TRANSLATED", "Outcome", "Status", "Translator"]
 
-TRANSLATED: Final = "translated"
-SKIPPED: Final = "skipped"
-REJECTED: Final = "rejected"
+
+class Status(StrEnum):
+    """The bucket every line ends in (DESIGN §3); the values are what summaries print."""
+
+    TRANSLATED = "translated"
+    SKIPPED = "skipped"
+    REJECTED = "rejected"
+
+
+TRANSLATED: Final = Status.TRANSLATED
+SKIPPED: Final = Status.SKIPPED
+REJECTED: Final = Status.REJECTED
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What became of one event: its bucket, its statements, and the reason when not translated."""
 
-    status: str
+    status: Status
     statements: list[dict[str, Any]] = field(default_factory=list)
     reason: str = ""
     event_name: str = ""
-    context: Any = None  # the event's context, read only by the per-destination filters below
+    context: Any = None  # the event's context, read only by the destination filters (routing)
 
     @property
     def org(self) -> str | None:
@@ -47,55 +55,41 @@ class Outcome:
         return found if isinstance(found, str) else None
 
 
-def statement_id(namespace: uuid.UUID, canonical_event: bytes, *parts: str) -> str:
-    """A UUID 5 over the canonical event and the mapping parts (event mapping, variant, child key).
-
-    Fields are joined with a unit separator, which JSON text never contains unescaped.
-    """
-    return _uuid5_text(namespace.bytes + canonical_event + _id_suffix(*parts))
-
-
-def _id_suffix(*parts: str) -> bytes:
-    return b"".join(b"\x1f" + part.encode() for part in parts)
-
-
-def _uuid5_text(name: bytes) -> str:
-    """uuid.uuid5's text for namespace bytes + name, without building a UUID object."""
-    raw = bytearray(hashlib.sha1(name).digest()[:16])
-    raw[6] = (raw[6] & 0x0F) | 0x50  # version 5
-    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
-    text = raw.hex()
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
-
-
-def _check(template: CheckedTemplate, statement: dict[str, Any], mask: int, suspect: bool) -> None:
-    """Check a statement against xAPI 1.0.3: whole, or only what its template has not proven.
+def _check(
+    target: TargetRules,
+    template: CheckedTemplate,
+    statement: dict[str, Any],
+    mask: int,
+    suspect: bool,
+) -> None:
+    """Check a statement against its target: whole, or only what its template has not proven.
 
     A template proves a shape (its mask) the first time a statement of that shape passes the
     whole check; later statements of that shape whose event values passed the rules of their
-    places need only the score relations checked (ADR 0004). Raises TranslationError.
+    places need only the rules across fields checked (ADR 0004). Raises TranslationError.
     """
     if template.provable and not suspect and mask in template.proven_masks:
-        if template.score_dynamic and not score_ok(statement):
-            check_statement(statement)  # raises, with the reason
+        if template.relations_dynamic and not target.relations_ok(statement):
+            target.check(statement)  # raises, with the reason
         return
-    check_statement(statement)
+    target.check(statement)
     if template.provable and not suspect:
         template.proven_masks.add(mask)
 
 
 class Translator:
-    """Turns normalised events into checked statements with the plan it was given."""
+    """Turns normalised events into statements of the plan's target, checked by its rules."""
 
     def __init__(self, plan: Plan, *, id_namespace: str | uuid.UUID) -> None:
-        self._plan = plan
+        """Raises ValueError when `id_namespace` is not a UUID."""
+        self.plan = plan
         self._events = plan.events
         self._disabled = plan.disabled
-        namespace = id_namespace if isinstance(id_namespace, uuid.UUID) else uuid.UUID(id_namespace)
-        self._namespace_bytes = namespace.bytes
+        self._target = plan.target
+        self._ids = StatementIds(id_namespace)
 
     def translate(self, event: dict[str, Any]) -> Outcome:
-        """Translate one normalised event (see translator.events.normalise)."""
+        """Translate one normalised event (see translator.intake.events.normalise)."""
         name = event.get("name")
         event_type = event.get("event_type")
         mapping = self._events.get(name) if name is not None else None
@@ -142,14 +136,11 @@ class Translator:
                 reason = f"missing required field {statement.path}"
                 return Outcome(REJECTED, reason=reason, event_name=label)
             return Outcome(REJECTED, reason="the mapping produced no statement", event_name=label)
-        id_base = (
-            self._namespace_bytes
-            + orjson.dumps(event, option=orjson.OPT_SORT_KEYS)
-            + variant.id_suffix
-        )
+        target = self._target
+        id_base = self._ids.base(event) + variant.id_suffix
         if "id" not in statement:
-            statement["id"] = _uuid5_text(id_base)
-        _check(template, statement, mask, suspect)
+            statement["id"] = target.statement_id(uuid5_text(id_base))
+        _check(target, template, statement, mask, suspect)
         statements = [statement]
         children = variant.children
         if children is not None:
@@ -165,7 +156,8 @@ class Translator:
                     if type(child) is not dict:
                         raise TranslationError(f"child {item['key']!r}: no statement produced")
                     if "id" not in child:
-                        child["id"] = _uuid5_text(id_base + _id_suffix(str(item["key"])))
-                    _check(child_template, child, mask, suspect)
+                        child_base = id_base + id_suffix(str(item["key"]))
+                        child["id"] = target.statement_id(uuid5_text(child_base))
+                    _check(target, child_template, child, mask, suspect)
                     statements.append(child)
         return Outcome(TRANSLATED, statements, "", label, event.get("context"))

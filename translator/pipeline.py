@@ -1,110 +1,31 @@
-"""Runs lines through input, engine and checks, and keeps the reconciled count of every line."""
+"""The run: lines through the engine into sinks, every line counted, settled lines acknowledged.
+
+    lines (intake) -> translate_lines -> run -> sinks (stdout, destinations, ...)
+
+`run` is the one loop every mode shares (dry-run, forward; workers run it per chunk). It counts
+each line into the Summary, hands statements to the sinks, rejected lines to `on_reject`, gives
+the sinks time to flush what has waited too long (also when the input is quiet: an intake yields
+IDLE then), and tells `on_settled` which line every statement before has been settled for
+(written, delivered, enqueued or dead-lettered): what a checkpoint may advance to.
+"""
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
-import orjson
-
-from translator.engine import REJECTED, SKIPPED, TRANSLATED, Outcome, Translator
+from translator.engine import REJECTED, TRANSLATED, Outcome, Translator
 from translator.errors import InputError, TranslationError
-from translator.events import SourceLine, parse_line
-from translator.xapi import strict_check
+from translator.intake.events import parse_line
+from translator.intake.lines import SourceLine
+from translator.intake.ticks import IDLE, Idle
+from translator.summary import Summary
 
-__all__ = [
-    "LineResult",
-    "RejectsWriter",
-    "Summary",
-    "forward_total",
-    "run",
-    "summary_key",
-    "translate_lines",
-]
+__all__ = ["LineResult", "Sink", "run", "translate_lines"]
 
-_REJECT_TEXT_LIMIT = 10_000
-_DETAIL_LIMIT = 1_000  # distinct names and reasons kept apart: memory stays flat on any log
-
-
-def summary_key(name: str) -> str:
-    """The name an event is counted under: page requests (an URL as event_type) share one."""
-    return "(page request)" if name.startswith("/") else name
-
-
-@dataclass(slots=True)
-class Summary:
-    """Counts for a run; `read == translated + skipped + rejected` always holds."""
-
-    read: int = 0
-    translated: int = 0
-    statements: int = 0
-    skipped: int = 0
-    rejected: int = 0
-    skipped_by_reason: Counter[tuple[str, str]] = field(default_factory=Counter)
-    rejected_by_reason: Counter[str] = field(default_factory=Counter)
-
-    def add(self, outcome: Outcome) -> None:
-        """Count one line's outcome."""
-        self.read += 1
-        if outcome.status == TRANSLATED:
-            self.translated += 1
-            self.statements += len(outcome.statements)
-        elif outcome.status == SKIPPED:
-            self.skipped += 1
-            key = (summary_key(outcome.event_name), outcome.reason)
-            if key not in self.skipped_by_reason and len(self.skipped_by_reason) >= _DETAIL_LIMIT:
-                key = ("(other event names)", "")
-            self.skipped_by_reason[key] += 1
-        else:
-            self.rejected += 1
-            reason = outcome.reason
-            if (
-                reason not in self.rejected_by_reason
-                and len(self.rejected_by_reason) >= _DETAIL_LIMIT
-            ):
-                reason = "(other reasons: see the rejects file)"
-            self.rejected_by_reason[reason] += 1
-
-    @property
-    def reconciles(self) -> bool:
-        """True when every line read is in exactly one bucket."""
-        return self.read == self.translated + self.skipped + self.rejected
-
-    def total_line(self) -> str:
-        """The closing line of a dry-run."""
-        return (
-            f"read {self.read}, translated {self.translated} ({self.statements} statements), "
-            f"skipped {self.skipped}, rejected {self.rejected}"
-        )
-
-    def detail_lines(self, *, limit: int = 20) -> list[str]:
-        """Skips by event name and reason, and rejects by reason, most frequent first."""
-        lines: list[str] = []
-        if self.skipped_by_reason:
-            lines.append("skipped:")
-            for (name, reason), count in self.skipped_by_reason.most_common(limit):
-                lines.append(f"  {count:>8}  {name}: {reason}")
-            more = len(self.skipped_by_reason) - limit
-            if more > 0:
-                lines.append(f"  ... and {more} more event names")
-        if self.rejected_by_reason:
-            lines.append("rejected:")
-            for reason, count in self.rejected_by_reason.most_common(limit):
-                lines.append(f"  {count:>8}  {reason}")
-        return lines
-
-
-def forward_total(
-    *, read: int, translated: int, delivered: int, dead_lettered: int, skipped: int, rejected: int
-) -> str:
-    """The closing line of a forward, in-process or through the workers. `delivered` and
-    `dead_lettered` count statements (once per destination); the other figures count lines."""
-    return (
-        f"read {read}, translated {translated}, delivered {delivered}, "
-        f"dead-lettered {dead_lettered}, skipped {skipped}, rejected {rejected}"
-    )
+_TICK_EVERY = 256  # lines between two ticks while lines flow (a tick is a clock read per sink)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,20 +36,38 @@ class LineResult:
     outcome: Outcome
 
 
-def translate_lines(
-    lines: Iterable[SourceLine],
-    translator: Translator,
-    *,
-    max_line_bytes: int,
-    strict: bool = False,
-) -> Iterator[LineResult]:
-    """Translate each line; bad input and invalid statements become rejected outcomes, never errors.
+class Sink(Protocol):
+    """Where statements go. `seq` numbers the lines of a run from 0, in order.
 
-    With `strict`, every statement also goes through the tincan model (slow, thorough).
+    `put` takes one statement of line `seq`; `tick` is called as time passes (send what has
+    waited long enough); `oldest_unsettled` is the seq of the oldest line whose statements the
+    sink still holds, None when it holds none; `finish` settles everything at the end of a run.
     """
+
+    def put(self, statement: dict[str, Any], result: LineResult, seq: int) -> None: ...
+
+    def tick(self) -> None: ...
+
+    def oldest_unsettled(self) -> int | None: ...
+
+    def finish(self) -> None: ...
+
+
+def translate_lines(
+    lines: Iterable[SourceLine | Idle], translator: Translator, *, strict: bool = False
+) -> Iterator[LineResult | Idle]:
+    """Translate each line; bad input and invalid statements become rejected outcomes, never
+    errors. IDLE (a quiet input) passes through.
+
+    With `strict`, every statement also goes through the target's strict check (slow, thorough).
+    """
+    strict_check = translator.plan.target.strict_check
     for line in lines:
+        if line is IDLE:
+            yield IDLE
+            continue
         try:
-            event = parse_line(line, max_line_bytes=max_line_bytes)
+            event = parse_line(line)
         except InputError as exc:
             yield LineResult(line, Outcome(REJECTED, reason=exc.reason))
             continue
@@ -142,39 +81,59 @@ def translate_lines(
         yield LineResult(line, outcome)
 
 
-class RejectsWriter:
-    """Writes each rejected line, with its file, line number and reason, as one JSON line."""
+class _Acknowledger:
+    """Follows which lines are settled in every sink, and reports the last of them, in order."""
 
-    def __init__(self, stream: BinaryIO) -> None:
-        self._stream = stream
+    def __init__(self, sinks: Sequence[Sink], on_settled: Callable[[SourceLine], None]) -> None:
+        self._sinks = sinks
+        self._on_settled = on_settled
+        self._waiting: deque[tuple[int, SourceLine]] = deque()
 
-    def write(self, result: LineResult) -> None:
-        """Record one rejected line; its text is kept (cut at 10,000 bytes) to fix and replay it."""
-        text = result.line.text
-        record: dict[str, Any] = {
-            "source": result.line.source,
-            "line": result.line.lineno,
-            "reason": result.outcome.reason,
-        }
-        if result.outcome.event_name:
-            record["event"] = result.outcome.event_name
-        if len(text) > _REJECT_TEXT_LIMIT:
-            record["truncated"] = True
-        record["text"] = text[:_REJECT_TEXT_LIMIT].decode("utf-8", errors="replace")
-        self._stream.write(orjson.dumps(record) + b"\n")
+    def add(self, seq: int, line: SourceLine) -> None:
+        self._waiting.append((seq, line))
+
+    def report(self) -> None:
+        held = [s for s in (sink.oldest_unsettled() for sink in self._sinks) if s is not None]
+        limit = min(held) if held else None
+        last: SourceLine | None = None
+        while self._waiting and (limit is None or self._waiting[0][0] < limit):
+            last = self._waiting.popleft()[1]
+        if last is not None:
+            self._on_settled(last)
 
 
 def run(
-    results: Iterable[LineResult],
+    results: Iterable[LineResult | Idle],
     summary: Summary,
+    sinks: Sequence[Sink] = (),
     *,
-    on_statement: Callable[[dict[str, Any], LineResult], None],
     on_reject: Callable[[LineResult], None] | None = None,
+    on_settled: Callable[[SourceLine], None] | None = None,
 ) -> None:
-    """Count every result and hand statements and rejects to their sinks."""
+    """Count every result, hand statements to the sinks and rejects to `on_reject`, then finish
+    the sinks. `on_settled(line)` is told, in order, the last line whose statements (and all
+    before it) every sink has settled. An exception from a sink stops the run as it is: the
+    caller decides what becomes of what the sinks still hold.
+    """
+    acknowledger = _Acknowledger(sinks, on_settled) if on_settled is not None else None
+    seq = 0
     for result in results:
-        summary.add(result.outcome)
-        for statement in result.outcome.statements:
-            on_statement(statement, result)
-        if on_reject is not None and result.outcome.status == REJECTED:
-            on_reject(result)
+        if result is IDLE or seq % _TICK_EVERY == 0:
+            for sink in sinks:
+                sink.tick()
+        if result is not IDLE:
+            summary.add(result.outcome)
+            for statement in result.outcome.statements:
+                for sink in sinks:
+                    sink.put(statement, result, seq)
+            if on_reject is not None and result.outcome.status == REJECTED:
+                on_reject(result)
+            if acknowledger is not None:
+                acknowledger.add(seq, result.line)
+            seq += 1
+        if acknowledger is not None:
+            acknowledger.report()
+    for sink in sinks:
+        sink.finish()
+    if acknowledger is not None:
+        acknowledger.report()

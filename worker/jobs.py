@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import builtins
 import hashlib
-import io
 import logging
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -25,15 +24,20 @@ from typing import Any
 import redis
 
 from translator.config import Settings
-from translator.dead_letters import DEFAULT_REDIS_KEY, DeadLetter
-from translator.delivery import BatchResult, Item, deliver_batch
-from translator.destinations import Destination, load_destinations
 from translator.engine import REJECTED, TRANSLATED, Translator
 from translator.errors import ConfigError
-from translator.events import SourceLine
-from translator.lrs import LRSClient
-from translator.pipeline import RejectsWriter, Summary, translate_lines
-from translator.plan import load_plan
+from translator.intake.lines import SourceLine
+from translator.intake.ticks import IDLE
+from translator.mapping.plan import load_plan
+from translator.pipeline import translate_lines
+from translator.sinks.clients import EndpointClient, open_client
+from translator.sinks.dead_letters import DEFAULT_REDIS_KEY, DeadLetter
+from translator.sinks.delivery import BatchResult, Item, deliver_batch
+from translator.sinks.destinations import Destination, load_destinations
+from translator.sinks.rejects import reject_record
+from translator.sinks.routing import Router
+from translator.summary import Summary
+from translator.targets.registry import DEFAULT_TARGET, get_target
 from worker.runs import RunBook, skip_field
 
 __all__ = [
@@ -71,19 +75,17 @@ class Chunk:
     first_lineno: int
     lines: list[SourceLine]
 
-    @property
-    def key(self) -> str:
-        """The chunk's identity within a run (a run refuses a source given twice)."""
-        return f"{self.source}:{self.first_lineno}"
-
 
 def encode_lines(lines: Sequence[SourceLine]) -> list[str | None]:
     """Raw lines as JSON-safe text that gives back the exact bytes (None: over the limit)."""
     return [None if line.too_long else line.text.decode(_ENCODING) for line in lines]
 
 
-def decode_lines(source: str, first_lineno: int, lines: Sequence[str | None]) -> list[SourceLine]:
-    """The SourceLines a translate message carries. Raises MalformedMessage."""
+def decode_lines(
+    source: str, first_lineno: int, lines: Sequence[str | None], *, max_line_bytes: int
+) -> list[SourceLine]:
+    """The SourceLines a translate message carries (None: a line over `max_line_bytes`).
+    Raises MalformedMessage."""
     if not isinstance(source, str) or not isinstance(first_lineno, int) or first_lineno < 1:
         raise MalformedMessage("a chunk needs a source name and a first line number >= 1")
     if not isinstance(lines, list):
@@ -92,7 +94,7 @@ def decode_lines(source: str, first_lineno: int, lines: Sequence[str | None]) ->
     for offset, text in enumerate(lines):
         lineno = first_lineno + offset
         if text is None:
-            out.append(SourceLine(source, lineno, b"", too_long=True))
+            out.append(SourceLine(source, lineno, b"", over_limit=max_line_bytes))
         elif isinstance(text, str):
             out.append(SourceLine(source, lineno, text.encode(_ENCODING)))
         else:
@@ -129,7 +131,7 @@ class WorkerContext:
         self.settings = settings
         self._translator: Translator | None = None
         self._destinations: dict[str, Destination] | None = None
-        self._clients: dict[str, LRSClient] = {}
+        self._clients: dict[str, EndpointClient] = {}
         self._redis: redis.Redis | None = None
 
     def __repr__(self) -> str:
@@ -153,7 +155,7 @@ class WorkerContext:
                     "TRANSLATOR_PSEUDONYM_SECRET is not set on this worker: it will not translate "
                     "with a throw-away key; set it (the same on every worker) and restart"
                 )
-            plan = load_plan(self.settings)
+            plan = load_plan(self.settings, get_target(DEFAULT_TARGET))
             self._translator = Translator(plan, id_namespace=self.settings.id_namespace)
         return self._translator
 
@@ -173,11 +175,11 @@ class WorkerContext:
             )
         return found
 
-    def client(self, destination: Destination) -> LRSClient:
+    def client(self, destination: Destination) -> EndpointClient:
         """One pooled keep-alive client per destination, for the life of the process."""
         client = self._clients.get(destination.name)
         if client is None:
-            client = LRSClient(destination, timeout=self.settings.request_timeout)
+            client = open_client(destination, timeout=self.settings.request_timeout)
             self._clients[destination.name] = client
         return client
 
@@ -264,7 +266,8 @@ def process_chunk(
     (returns None). Raises ConfigError or MappingError when the worker cannot translate, and
     Redis or broker errors: the task retries the chunk then.
     """
-    decoded = decode_lines(source, first_lineno, lines)
+    settings = context.settings
+    decoded = decode_lines(source, first_lineno, lines, max_line_bytes=settings.max_line_bytes)
     book = _book(context, run_id)
     key = f"{source}:{first_lineno}"
     if book.chunk_done(key):
@@ -274,26 +277,27 @@ def process_chunk(
     destinations = list(context.destinations().values())
     if not destinations:
         raise ConfigError("no destination is configured on this worker")
-    settings = context.settings
+    router = Router(destinations)
+    kind = translator.plan.target.name
     summary = Summary()
     routes: dict[str, list[dict[str, Any]]] = {d.name: [] for d in destinations}
     rejects: list[tuple[str, bytes]] = []
     unrouted = 0
-    for result in translate_lines(decoded, translator, max_line_bytes=settings.max_line_bytes):
+    for result in translate_lines(decoded, translator):
+        if result is IDLE:
+            continue
         outcome = result.outcome
         summary.add(outcome)
-        where = f"{result.line.source}:{result.line.lineno}"
+        where = result.line.where
         if outcome.status == TRANSLATED:
-            targets = [d for d in destinations if d.accepts(outcome.org, outcome.course_id)]
+            targets = router.route(outcome, kind)
             for statement in outcome.statements:
                 for target in targets:
                     routes[target.name].append({"statement": statement, "source": where})
             if not targets:
                 unrouted += len(outcome.statements)
         elif outcome.status == REJECTED:
-            record = io.BytesIO()
-            RejectsWriter(record).write(result)
-            rejects.append((where, record.getvalue().rstrip(b"\n")))
+            rejects.append((where, reject_record(result)))
     report = ChunkReport(key, first_lineno + len(decoded) - 1, summary, unrouted=unrouted)
     size = max(1, settings.batch_size)
     for name, items in routes.items():

@@ -23,7 +23,7 @@ from typing import Any
 
 import redis
 
-from translator.pipeline import forward_total
+from translator.summary import forward_total
 
 __all__ = ["RUN_TTL", "RunBook", "RunStatus", "skip_field"]
 

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from translator.errors import TranslationError
-from translator.xapi import statement_problems, strict_check
+from translator.targets.xapi.checks import statement_problems
+from translator.targets.xapi.strict import strict_check
 
 __all__ = ["assert_valid_statement"]
 

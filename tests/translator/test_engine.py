@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 
 from translator.config import Settings
-from translator.engine import REJECTED, SKIPPED, TRANSLATED, Translator, statement_id
-from translator.events import normalise
-from translator.plan import load_plan
+from translator.engine import REJECTED, SKIPPED, TRANSLATED, Translator
+from translator.intake.events import normalise
+from translator.mapping.plan import load_plan
+from translator.statement_ids import statement_id
+from translator.targets.xapi import XAPI
 
 CORE = Path(__file__).parent / "mapping" / "fixtures" / "core"
 
@@ -49,7 +51,7 @@ PROBLEM: dict[str, Any] = {
 @pytest.fixture(scope="module")
 def translator() -> Translator:
     settings = Settings(mappings_dir=CORE, pseudonym_secret="engine-test")
-    return Translator(load_plan(settings, environ={}), id_namespace=settings.id_namespace)
+    return Translator(load_plan(settings, XAPI, environ={}), id_namespace=settings.id_namespace)
 
 
 def _one(translator: Translator, raw: dict[str, Any]) -> dict[str, Any]:
@@ -85,7 +87,9 @@ def test_translate_pseudonym_depends_on_the_secret() -> None:
     one = Settings(mappings_dir=CORE, pseudonym_secret="a")
     two = Settings(mappings_dir=CORE, pseudonym_secret="b")
     names = [
-        _one(Translator(load_plan(s, environ={}), id_namespace=s.id_namespace), ENROLLED)["actor"]
+        _one(Translator(load_plan(s, XAPI, environ={}), id_namespace=s.id_namespace), ENROLLED)[
+            "actor"
+        ]
         for s in (one, two)
     ]
     assert names[0]["account"]["name"] != names[1]["account"]["name"]
@@ -228,5 +232,5 @@ def test_translate_still_checks_score_relations_once_proven(translator: Translat
 def test_templates_prove_shapes_only_where_leaf_rules_apply(translator: Translator) -> None:
     assert translator.translate(normalise(PROBLEM)).status == TRANSLATED
     server = translator._events["problem_check"].variants["server"]
-    assert server.statement.provable and server.statement.score_dynamic
+    assert server.statement.provable and server.statement.relations_dynamic
     assert server.statement.proven_masks

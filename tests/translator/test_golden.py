@@ -22,8 +22,9 @@ from support.tincan_check import assert_valid_statement
 
 from translator.config import Settings
 from translator.engine import Translator
-from translator.events import normalise
-from translator.plan import Plan, load_plan, translator_version
+from translator.intake.events import normalise
+from translator.mapping.plan import Plan, load_plan, translator_version
+from translator.targets.xapi import XAPI
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "xapi"
 INPUT_SUFFIX = ".input.json"
@@ -44,7 +45,7 @@ EXPECTED = sorted(GOLDEN.glob("*" + EXPECTED_SUFFIX))
 
 @cache
 def _plan() -> Plan:
-    return load_plan(SETTINGS, environ={})
+    return load_plan(SETTINGS, XAPI, environ={})
 
 
 @cache

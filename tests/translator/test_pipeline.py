@@ -10,9 +10,11 @@ import orjson
 
 from translator.config import Settings
 from translator.engine import Translator
-from translator.events import SourceLine
-from translator.pipeline import Summary, run, translate_lines
-from translator.plan import load_plan
+from translator.intake.lines import SourceLine
+from translator.mapping.plan import load_plan
+from translator.pipeline import run, translate_lines
+from translator.summary import Summary
+from translator.targets.xapi import XAPI
 
 CORE = Path(__file__).parent / "mapping" / "fixtures" / "core"
 
@@ -31,12 +33,14 @@ def _lines(count: int) -> Iterator[SourceLine]:
 
 def _peak_bytes(count: int) -> tuple[int, Summary]:
     settings = Settings(mappings_dir=CORE, pseudonym_secret="t")
-    translator = Translator(load_plan(settings, environ={}), id_namespace=settings.id_namespace)
+    translator = Translator(
+        load_plan(settings, XAPI, environ={}), id_namespace=settings.id_namespace
+    )
     summary = Summary()
     tracemalloc.start()
     try:
-        results = translate_lines(_lines(count), translator, max_line_bytes=10_000)
-        run(results, summary, on_statement=lambda _statement, _result: None)
+        results = translate_lines(_lines(count), translator)
+        run(results, summary)
         return tracemalloc.get_traced_memory()[1], summary
     finally:
         tracemalloc.stop()

@@ -25,9 +25,9 @@ from services import RalphLRS
 
 from translator.cli import main
 from translator.config import Settings
-from translator.dead_letters import RedisDeadLetterStore
 from translator.errors import DestinationRefused
-from translator.events import SourceLine, read_lines
+from translator.intake.lines import SourceLine, read_lines
+from translator.sinks.dead_letters import RedisDeadLetterStore
 from worker.app import celery_config
 from worker.jobs import (
     WorkerContext,
@@ -95,12 +95,12 @@ def test_encode_lines_carries_raw_bytes_losslessly() -> None:
     lines = [
         SourceLine("t.log", 7, b'{"name": "caf\xc3\xa9"}'),
         SourceLine("t.log", 8, b'{"name": "caf\xe9"}'),  # latin-1, not UTF-8
-        SourceLine("t.log", 9, b"", too_long=True),
+        SourceLine("t.log", 9, b"", over_limit=1_000_000),
         SourceLine("t.log", 10, bytes(range(256))),
     ]
     encoded = encode_lines(lines)
     assert orjson.loads(orjson.dumps(encoded)) == encoded  # survives a JSON message
-    assert decode_lines("t.log", 7, encoded) == lines
+    assert decode_lines("t.log", 7, encoded, max_line_bytes=1_000_000) == lines
 
 
 def test_iter_chunks_splits_by_size_and_source() -> None:

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from translator.mapping.nodes import Issues, Loc, Node, load_yaml_file, merge_nodes
 
-__all__ = ["SECTIONS", "MappingSources", "assemble", "core_files", "env_vars"]
+__all__ = ["SECTIONS", "SHARED_FOLDER", "MappingSources", "assemble", "core_files", "env_vars"]
 
 SECTIONS = ("vars", "fragments", "tables", "events")
-_CORE_FOLDERS = ("_shared", "xapi")
+SHARED_FOLDER = "_shared"
 
 
 @dataclass(slots=True)
@@ -40,10 +40,11 @@ def _shown(path: Path, base: Path | None) -> str:
     return str(path)
 
 
-def core_files(mappings_dir: Path) -> list[Path]:
-    """The core YAML files in load order: `_shared/` first, then the `xapi/` family files."""
+def core_files(mappings_dir: Path, target: str) -> list[Path]:
+    """The core YAML files of one target in load order: the target-neutral `_shared/` first,
+    then the target's own folder (`mappings/<target>/`)."""
     files: list[Path] = []
-    for folder in _CORE_FOLDERS:
+    for folder in (SHARED_FOLDER, target):
         files.extend(sorted((mappings_dir / folder).glob("*.yaml")))
     return files
 
@@ -156,14 +157,17 @@ class _Assembler:
         events[name] = whole
 
 
-def assemble(mappings_dir: Path, overlays: Iterable[Path], issues: Issues) -> MappingSources:
-    """Read the core set and apply each overlay directory in order; problems go to `issues`."""
+def assemble(
+    mappings_dir: Path, target: str, overlays: Iterable[Path], issues: Issues
+) -> MappingSources:
+    """Read the core set of `target` and apply each overlay directory in order; problems go to
+    `issues`."""
     assembler = _Assembler(issues)
     base = mappings_dir.parent
     if not mappings_dir.is_dir():
         issues.add(Loc(str(mappings_dir), 1, 1, ""), "mappings directory not found")
         return assembler.sources
-    for path in core_files(mappings_dir):
+    for path in core_files(mappings_dir, target):
         assembler.apply_file(path, shown=_shown(path, base), overlay=False)
     for directory in overlays:
         if not directory.is_dir():

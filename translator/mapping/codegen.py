@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from translator.mapping.contract import ABSENT, DYNAMIC
 from translator.mapping.directives import (
     CompileContext,
     Const,
@@ -31,7 +32,6 @@ from translator.mapping.directives import (
 from translator.mapping.nodes import Node
 from translator.mapping.paths import compile_path, plain_steps
 from translator.missing import MISSING
-from translator.xapi import ANY_VALUE, leaf_rule
 
 __all__ = ["SKIP", "CheckedTemplate", "RequiredMissing", "compile_statement", "compile_template"]
 
@@ -50,8 +50,9 @@ class _Generator:
         self.path: list[str] = []
         self.transparent: set[str] = set()  # names holding objects built here, leaves checked
         self.provable = True
-        self.score_dynamic = False
-        self.object_is_activity = False
+        self.relations_dynamic = False
+        # The map node written last at each path: what `constant_at` reads (see contract.py).
+        self._maps: dict[tuple[str, ...], Node] = {}
         self._bits = 0
         self.lines: list[str] = []
         self.depth = 1
@@ -94,18 +95,28 @@ class _Generator:
         if self.checked:
             self.emit(f"_mask |= {self.bit()}")
 
-    def check_leaf(self, name: str, path: tuple[str, ...], *, object_is_activity: bool) -> None:
+    def constant_at(self, path: tuple[str, ...]) -> Any:
+        """The constant the template writes at `path`, ABSENT, or DYNAMIC (contract.ConstantAt)."""
+        parent = self._maps.get(path[:-1]) if path else None
+        if parent is None:
+            return DYNAMIC
+        child = parent.value.get(path[-1])
+        if child is None or is_deleted(child):
+            return ABSENT
+        return child.value if child.kind == "scalar" else DYNAMIC
+
+    def check_leaf(self, name: str, path: tuple[str, ...]) -> None:
         """Check an event value placed at `path` with the rule of that place (checked mode)."""
         if not self.checked:
             return
-        rule = leaf_rule(path, object_is_activity=object_is_activity)
-        if rule is None:
-            self.provable = False  # not a place a leaf rule covers: check statements whole
+        place = self.ctx.target.place(path, self.constant_at)
+        if place is None:
+            self.provable = False  # not a place a rule covers: check statements whole
             return
-        if path[:2] == ("result", "score"):
-            self.score_dynamic = True
-        if rule is not ANY_VALUE:
-            self.emit(f"if not {self.bind(rule)}({name}): _suspect = True")
+        if place.related:
+            self.relations_dynamic = True
+        if place.rule is not None:
+            self.emit(f"if not {self.bind(place.rule)}({name}): _suspect = True")
 
     @contextmanager
     def expression(self) -> Iterator[None]:
@@ -392,16 +403,12 @@ class _Generator:
             self.mark()
         self.emit(store.format(target=target, value=value))
         if leaf:
-            self.check_leaf(value, path, object_is_activity=self.object_is_activity)
+            self.check_leaf(value, path)
         if may_be_missing:
             self.close_blocks(1)
 
     def _map(self, node: Node) -> Code | Const:
-        if tuple(self.path) == ("object",):
-            kind = node.value.get("objectType")
-            self.object_is_activity = kind is None or (
-                kind.kind == "scalar" and kind.value == "Activity"
-            )
+        self._maps[tuple(self.path)] = node
         parts = {
             key: self._child(key, child)
             for key, child in node.value.items()
@@ -453,15 +460,15 @@ class CheckedTemplate:
     """A statement builder that knows which of its statements are already proven valid.
 
     `build(doc)` returns (statement, mask, suspect). A statement whose mask was seen in a
-    statement that passed the whole xAPI check, and whose event values all passed the rules of
-    their places (not suspect), differs from it only in those values: its shape and constants
-    are proven. `provable` is False when some event value lands where no leaf rule applies;
-    `score_dynamic` says the score's relations must be checked per statement.
+    statement that passed the target's whole check, and whose event values all passed the rules
+    of their places (not suspect), differs from it only in those values: its shape and constants
+    are proven. `provable` is False when some event value lands where no rule applies;
+    `relations_dynamic` says the rules across fields must be checked per statement.
     """
 
     build: Callable[[Any], tuple[Any, int, bool]]
     provable: bool
-    score_dynamic: bool
+    relations_dynamic: bool
     proven_masks: set[int] = field(default_factory=set)
 
 
@@ -542,5 +549,5 @@ def compile_statement(
     return CheckedTemplate(
         generator.namespace["build"],
         provable=generator.provable,
-        score_dynamic=generator.score_dynamic,
+        relations_dynamic=generator.relations_dynamic,
     )

@@ -15,6 +15,7 @@ from translator.mapping.directives import (
 from translator.mapping.nodes import Loc, Node, merge_nodes
 from translator.mapping.paths import PathSyntaxError, compile_path
 from translator.missing import MISSING
+from translator.statement_ids import id_suffix
 
 __all__ = [
     "EVENT_KEYS",
@@ -53,9 +54,7 @@ class CompiledVariant:
     """The statement and children of one variant; `body` is the resolved mapping (explain)."""
 
     name: str
-    id_suffix: (
-        bytes  # the event mapping's and this variant's names, as the statement id hashes them
-    )
+    id_suffix: bytes  # the event mapping's and this variant's names (translator.statement_ids)
     required: tuple[tuple[str, Evaluator], ...]
     statement: CheckedTemplate
     children: CompiledChildren | None
@@ -137,7 +136,7 @@ def resolve_event(body: Node, ctx: CompileContext, stack: tuple[str, ...] = ()) 
 
 
 _NO_STATEMENT = CheckedTemplate(
-    lambda _doc: (MISSING, 0, False), provable=False, score_dynamic=False
+    lambda _doc: (MISSING, 0, False), provable=False, relations_dynamic=False
 )
 
 
@@ -218,7 +217,7 @@ def _compile_variant(
     skip_node = body.get("skip_unless")
     return CompiledVariant(
         name=name,
-        id_suffix=b"\x1f" + event_name.encode() + b"\x1f" + name.encode(),
+        id_suffix=id_suffix(event_name, name),
         required=required,
         statement=_compile_statement(
             body.get("statement"),

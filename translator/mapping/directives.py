@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from translator.mapping.contract import TargetRules
 from translator.mapping.functions import FUNCTIONS, FunctionContext
 from translator.mapping.nodes import Issues, Node
 from translator.mapping.paths import PathSyntaxError, compile_path, compile_path_all
@@ -51,13 +52,15 @@ Compiled = Const | Evaluator
 
 @dataclass(slots=True)
 class CompileContext:
-    """What compiling needs: the vars, tables and fragments in force, and where to report issues."""
+    """What compiling needs: the vars, tables and fragments in force, the target statements are
+    checked against, and where to report issues."""
 
     issues: Issues
     vars: Mapping[str, Any]
     tables: Mapping[str, Mapping[str, Any]]
     fragments: Mapping[str, Node]
     functions: FunctionContext
+    target: TargetRules
     _fragment_cache: dict[str, Compiled] = field(default_factory=dict)
     _fragment_stack: list[str] = field(default_factory=list)
 

@@ -9,7 +9,8 @@ import pytest
 
 from translator.config import Settings
 from translator.errors import MappingError
-from translator.plan import load_plan
+from translator.mapping.plan import load_plan
+from translator.targets.xapi import XAPI
 
 FIXTURES = Path(__file__).parent / "fixtures"
 INVALID = sorted((FIXTURES / "invalid").glob("*.yaml"))
@@ -20,7 +21,7 @@ def _load_single_file(tmp_path: Path, source: Path) -> MappingError:
     (core / "xapi").mkdir(parents=True)
     shutil.copy(source, core / "xapi" / "case.yaml")
     with pytest.raises(MappingError) as caught:
-        load_plan(Settings(mappings_dir=core, pseudonym_secret="t"), environ={})
+        load_plan(Settings(mappings_dir=core, pseudonym_secret="t"), XAPI, environ={})
     return caught.value
 
 
@@ -47,7 +48,7 @@ def test_mapping_errors_of_all_files_are_reported_in_one_run(tmp_path: Path) -> 
     )
     (core / "xapi" / "two.yaml").write_text("events:\n  e2:\n    statment: {}\n")
     with pytest.raises(MappingError) as caught:
-        load_plan(Settings(mappings_dir=core, pseudonym_secret="t"), environ={})
+        load_plan(Settings(mappings_dir=core, pseudonym_secret="t"), XAPI, environ={})
     files = {issue.file for issue in caught.value.issues}
     assert files == {
         "mappings/_shared/vars.yaml",
@@ -67,5 +68,5 @@ def test_loading_a_mapping_never_runs_code(tmp_path: Path) -> None:
         f"      b: !!python/object/new:os.system ['touch {marker}']\n"
     )
     with pytest.raises(MappingError):
-        load_plan(Settings(mappings_dir=core, pseudonym_secret="t"), environ={})
+        load_plan(Settings(mappings_dir=core, pseudonym_secret="t"), XAPI, environ={})
     assert not marker.exists()

@@ -10,8 +10,9 @@ import pytest
 from translator.config import Settings, load_settings
 from translator.engine import SKIPPED, TRANSLATED, Translator
 from translator.errors import MappingError
-from translator.events import normalise
-from translator.plan import Plan, load_plan
+from translator.intake.events import normalise
+from translator.mapping.plan import Plan, load_plan
+from translator.targets.xapi import XAPI
 
 CORE = Path(__file__).parent / "fixtures" / "core"
 
@@ -32,7 +33,7 @@ def _overlay(tmp_path: Path, name: str, text: str) -> Path:
 
 def _plan(*overlays: Path, environ: dict[str, str] | None = None) -> Plan:
     settings = Settings(mappings_dir=CORE, pseudonym_secret="t", overlays=overlays)
-    return load_plan(settings, environ=environ or {})
+    return load_plan(settings, XAPI, environ=environ or {})
 
 
 def _translate(plan: Plan, event: dict[str, Any] = EVENT) -> Any:

@@ -14,6 +14,7 @@ from translator.mapping.codegen import compile_template
 from translator.mapping.directives import CompileContext, compile_node, evaluator
 from translator.mapping.functions import FunctionContext
 from translator.mapping.nodes import Issues, load_yaml_file
+from translator.targets.xapi import XAPI
 
 README = default_mappings_dir() / "README.md"
 _BLOCK = re.compile(r"```yaml example\n(.*?)```", re.DOTALL)
@@ -36,6 +37,7 @@ def _run_example(text: str, tmp_path: Path, *, generated: bool) -> tuple[Any, An
         tables={},
         fragments=fragments,
         functions=FunctionContext(pseudonym_secret=b"readme", actor_map={}),
+        target=XAPI,
     )
     mapping = root.value["mapping"]
     compiled = (

@@ -12,7 +12,7 @@ from logs import CORE_MAPPINGS, write_log
 from services import RalphLRS
 
 from translator.cli import main
-from translator.dead_letters import FileDeadLetterStore
+from translator.sinks.dead_letters import FileDeadLetterStore
 
 SECRET = "forward-test-secret"
 

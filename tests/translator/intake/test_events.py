@@ -1,4 +1,4 @@
-"""Tests of translator.events: reading lines, decoding them and normalising both event shapes."""
+"""Tests of the intake: reading lines, decoding them and normalising both event shapes."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from typing import Any
 import orjson
 import pytest
 
-from translator import events
 from translator.errors import ConfigError, InputError
-from translator.events import SourceLine, decode_event, normalise, parse_line, read_lines
+from translator.intake import events, lines
+from translator.intake.events import decode_event, normalise, parse_line
+from translator.intake.lines import SourceLine, read_lines
 
 # A server event in the tracking-log shape (trimmed from a real log).
 TRACKING_SERVER: dict[str, Any] = {
@@ -98,15 +99,16 @@ def read_all(paths: list[str], **options: Any) -> list[SourceLine]:
 
 
 def test_events_all_names_the_public_api() -> None:
-    assert sorted(events.__all__) == [
+    assert sorted(events.__all__) == ["decode_event", "normalise", "parse_line"]
+    assert sorted(lines.__all__) == [
+        "DEFAULT_MAX_LINE_BYTES",
+        "STDIN_NAME",
         "SourceLine",
-        "decode_event",
-        "normalise",
-        "parse_line",
         "read_lines",
     ]
-    for name in events.__all__:
-        assert hasattr(events, name)
+    for module in (events, lines):
+        for name in module.__all__:
+            assert hasattr(module, name)
 
 
 # --- read_lines --------------------------------------------------------------------------------
@@ -531,9 +533,9 @@ def test_parse_line_decodes_and_normalises() -> None:
 
 
 def test_parse_line_rejects_a_too_long_line_naming_the_limit() -> None:
-    line = SourceLine("tracking.log", 2, b"", too_long=True)
+    line = SourceLine("tracking.log", 2, b"", over_limit=4096)
     with pytest.raises(InputError) as caught:
-        parse_line(line, max_line_bytes=4096)
+        parse_line(line)
     assert caught.value.reason == "line longer than 4096 bytes"
 
 

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from translator.config import Settings, load_settings
-from translator.destinations import Destination, course_org, load_destinations
 from translator.errors import ConfigError
+from translator.sinks.destinations import Destination, course_org, load_destinations
+from translator.sinks.lrs import LRSClient
 
 SECRET = "s3cr3t-value-9"
 
@@ -29,7 +30,8 @@ def test_load_destinations_from_environment_basic() -> None:
     )
     [destination] = load_destinations(settings, environ={})
     assert destination.name == "default"
-    assert destination.statements_url == "https://lrs.example.org/xAPI/statements"
+    assert destination.url == "https://lrs.example.org/xAPI"
+    assert LRSClient(destination).statements_url == "https://lrs.example.org/xAPI/statements"
     assert destination.auth_kind == "basic"
     assert destination.accepts(None, None)
     assert SECRET not in repr(destination) and "key" not in repr(destination)

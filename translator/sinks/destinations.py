@@ -1,4 +1,4 @@
-"""Where statements go: the configured LRSs, their credentials and their org/course filters."""
+"""Where statements go: the configured endpoints, their kind, credentials and org/course filters."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from translator.config import Settings
 from translator.errors import ConfigError
+from translator.targets.registry import DEFAULT_TARGET, TARGETS
 
 __all__ = ["Destination", "course_org", "load_destinations"]
 
@@ -35,12 +36,13 @@ _FILE_KEYS = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class Destination:
-    """One LRS: its xAPI endpoint, how we authenticate, and which events it wants.
+    """One endpoint: its URL, its kind, how we authenticate, and which events it wants.
 
-    `url` is the xAPI base endpoint (statements go to `<url>/statements`). Credentials never
-    appear in `repr`, so a destination can be logged. `orgs` and `courses` are filters: `None`
-    means "everything"; when either is given, an event is accepted if its org is in `orgs` or its
-    course is in `courses`.
+    `kind` is the target whose statements it takes ("xapi": `url` is an LRS's xAPI base
+    endpoint); it also picks the client (translator.sinks.clients). Credentials never appear in
+    `repr`, so a destination can be logged. `orgs` and `courses` are filters: `None` means
+    "everything"; when either is given, an event is accepted if its org is in `orgs` or its course
+    is in `courses`.
     """
 
     name: str
@@ -48,12 +50,17 @@ class Destination:
     username: str | None = field(default=None, repr=False)
     password: str | None = field(default=None, repr=False)
     token: str | None = field(default=None, repr=False)
-    kind: Literal["xapi"] = "xapi"
+    kind: str = DEFAULT_TARGET
     orgs: frozenset[str] | None = None
     courses: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         _check_url(self.name, self.url)
+        if self.kind not in TARGETS:
+            known = ", ".join(repr(k) for k in sorted(TARGETS))
+            raise ConfigError(
+                f"destination {self.name!r}: kind {self.kind!r} is not supported (known: {known})"
+            )
         if self.token is not None and (self.username is not None or self.password is not None):
             raise ConfigError(f"destination {self.name!r}: give a token or a username, not both")
         if (self.username is None) != (self.password is None):
@@ -62,16 +69,13 @@ class Destination:
 
     def __repr__(self) -> str:
         parts = [f"name={self.name!r}", f"url={self.url!r}", f"auth={self.auth_kind!r}"]
+        if self.kind != DEFAULT_TARGET:
+            parts.insert(2, f"kind={self.kind!r}")
         if self.orgs is not None:
             parts.append(f"orgs={sorted(self.orgs)!r}")
         if self.courses is not None:
             parts.append(f"courses={sorted(self.courses)!r}")
         return f"Destination({', '.join(parts)})"
-
-    @property
-    def statements_url(self) -> str:
-        """The xAPI Statements resource of this LRS."""
-        return f"{self.url}/statements"
 
     @property
     def auth_kind(self) -> AuthKind:
@@ -168,9 +172,9 @@ def _one(path: Path, index: int, table: Any, env: Mapping[str, str]) -> Destinat
     url = table.get("url")
     if not isinstance(url, str):
         raise ConfigError(f"{where}: needs a `url` (the LRS's xAPI endpoint)")
-    kind = table.get("kind", "xapi")
-    if kind != "xapi":
-        raise ConfigError(f"{where}: kind {kind!r} is not supported (only 'xapi')")
+    kind = table.get("kind", DEFAULT_TARGET)
+    if not isinstance(kind, str):
+        raise ConfigError(f"{where}: `kind` must be a string")
     username = table.get("username")
     if username is not None and not isinstance(username, str):
         raise ConfigError(f"{where}: `username` must be a string")
@@ -178,6 +182,7 @@ def _one(path: Path, index: int, table: Any, env: Mapping[str, str]) -> Destinat
         return Destination(
             name=name,
             url=url,
+            kind=kind,
             username=username,
             password=_secret(where, table, "password", env),
             token=_secret(where, table, "token", env),

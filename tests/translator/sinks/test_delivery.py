@@ -17,15 +17,12 @@ from factories import xapi_statement, xapi_statements
 from services import RalphLRS, StubAnswer, StubLRS, free_port
 
 from translator.config import Settings
-from translator.dead_letters import FileDeadLetterStore, RedisDeadLetterStore, replay
-from translator.delivery import (
-    Deliverer,
-    RetryPolicy,
-    deliver_batch,
-    same_statement,
-)
-from translator.destinations import Destination
 from translator.errors import DeliveryError, DestinationRefused, TransientDeliveryError
+from translator.sinks.dead_letters import FileDeadLetterStore, RedisDeadLetterStore
+from translator.sinks.delivery import Deliverer, RetryPolicy, deliver_batch
+from translator.sinks.destinations import Destination
+from translator.sinks.lrs import same_statement
+from translator.sinks.replay import replay
 
 FAST = RetryPolicy(initial=0.05, maximum=0.3, jitter=0.05)
 

@@ -9,8 +9,9 @@ import pytest
 from factories import xapi_statement, xapi_statements
 from services import RalphLRS, StubAnswer, StubLRS, free_port
 
-from translator.destinations import Destination
-from translator.lrs import LRSClient, classify
+from translator.sinks.destinations import Destination
+from translator.sinks.http import classify
+from translator.sinks.lrs import LRSClient
 
 
 def _client(lrs: RalphLRS, password: str | None = None) -> LRSClient:

@@ -8,7 +8,7 @@ import pytest
 import redis
 from factories import xapi_statement
 
-from translator.dead_letters import (
+from translator.sinks.dead_letters import (
     DeadLetter,
     DeadLetterStore,
     FileDeadLetterStore,

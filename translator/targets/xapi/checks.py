@@ -1,15 +1,14 @@
-"""Check xAPI 1.0.3 statements: fast rules for every statement, a tincan round trip for --strict.
+"""Check xAPI 1.0.3 statements: fast rules for every statement, and the rule of each place.
 
 `check_statement` runs on every statement before it is emitted, so it is written for speed: direct
 dict access, precompiled regexes, frozensets of allowed keys, and JSON pointers built only when a
 rule fails. `statement_problems` is the same walk, returning every broken rule as
-`/json/pointer: message`. `strict_check` adds the slow tincan round trip (DESIGN §10: tincan alone
-misses rules such as a missing verb or `scaled` 1.5, so it never replaces our checks).
+`/json/pointer: message`. `place` gives compiled templates the rule of each place an event value
+can land in. The slow tincan round trip is in `strict`.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from datetime import datetime
@@ -18,17 +17,9 @@ from typing import Any, Final
 import orjson
 
 from translator.errors import TranslationError
+from translator.mapping.contract import ABSENT, ConstantAt, LeafRule, Place
 
-__all__ = [
-    "ANY_VALUE",
-    "XAPI_VERSION",
-    "LeafRule",
-    "check_statement",
-    "leaf_rule",
-    "score_ok",
-    "statement_problems",
-    "strict_check",
-]
+__all__ = ["XAPI_VERSION", "check_statement", "place", "score_ok", "statement_problems"]
 
 XAPI_VERSION: Final = "1.0.3"
 
@@ -839,15 +830,11 @@ def check_statement(statement: dict[str, Any]) -> None:
         raise TranslationError(_summary(out))
 
 
-# --- leaf rules for compiled templates -----------------------------------------------------------
+# --- the rules of places, for compiled templates --------------------------------------------------
 # A compiled statement template proves its constant parts and its shape once, with the whole
 # check above, and then checks per statement only the values that came from the event, each with
-# the rule of its place (ADR 0004). A leaf rule may be stricter than the whole check (a failure
+# the rule of its place (ADR 0004). A place's rule may be stricter than the whole check (a failure
 # only sends the statement through the whole check again), never laxer.
-
-ANY_VALUE: Final[Any] = object()  # the place takes any JSON value (extension values)
-
-LeafRule = Callable[[Any], bool]
 
 
 def _rule(checker: Callable[[Any, str, str, list[str]], object]) -> LeafRule:
@@ -876,102 +863,101 @@ def _string_rule(value: Any) -> bool:
     return isinstance(value, str)
 
 
-_IRI_RULE: Final = _iri_rule
-_IRL_RULE: Final = _rule(_irl)
-_UUID_RULE: Final = _rule(_uuid)
-_STRING_RULE: Final = _string_rule
-_BOOLEAN_RULE: Final = _rule(_boolean)
-_TIMESTAMP_RULE: Final = _rule(_timestamp)
-_DURATION_RULE: Final = _rule(_duration)
-_LANGUAGE_RULE: Final = _rule(_language)
+_ANY: Final = Place(None)
+_IRI_PLACE: Final = Place(_iri_rule)
+_IRL_PLACE: Final = Place(_rule(_irl))
+_UUID_PLACE: Final = Place(_rule(_uuid))
+_STRING_PLACE: Final = Place(_string_rule)
+_BOOLEAN_PLACE: Final = Place(_rule(_boolean))
+_TIMESTAMP_PLACE: Final = Place(_rule(_timestamp))
+_DURATION_PLACE: Final = Place(_rule(_duration))
+_LANGUAGE_PLACE: Final = Place(_rule(_language))
+_INTERACTION_PLACE: Final = Place(_interaction_rule)
+_SCORE_PLACE: Final = Place(_number_rule, related=True)  # relations: see relations_ok
 
-_LANGUAGE_MAP_KEYS: Final = frozenset({"name", "description", "display"})
 _ACTIVITY_LISTS: Final = frozenset({"parent", "grouping", "category", "other"})
 
 
-def _definition_rule(rest: tuple[str, ...]) -> LeafRule | Any | None:
-    """The rule below an Activity's `definition`."""
+def _definition_place(rest: tuple[str, ...]) -> Place | None:
+    """The place below an Activity's `definition`."""
     if len(rest) == 1:
-        key = rest[0]
-        if key == "type":
-            return _IRI_RULE
-        if key == "moreInfo":
-            return _IRL_RULE
-        if key == "interactionType":
-            return _interaction_rule
-        return None
+        return {
+            "type": _IRI_PLACE,
+            "moreInfo": _IRL_PLACE,
+            "interactionType": _INTERACTION_PLACE,
+        }.get(rest[0])
     if len(rest) == 2 and rest[0] in ("name", "description"):
-        return _STRING_RULE
+        return _STRING_PLACE
     if len(rest) == 2 and rest[0] == "extensions":
-        return ANY_VALUE
+        return _ANY
     return None
 
 
-def leaf_rule(path: tuple[str, ...], *, object_is_activity: bool) -> LeafRule | Any | None:
-    """The check for an event value placed at `path` (list items are "*"), ANY_VALUE, or None.
+def place(path: tuple[str, ...], constant_at: ConstantAt) -> Place | None:
+    """The check of an event value placed at `path` (list items are "*"), or None.
 
-    None means this place is not one a leaf rule covers: the template's statements are then
-    checked whole, every time. `object_is_activity` says the template's object is an Activity
-    (its objectType is absent or the constant "Activity").
+    None means this place is not one a rule covers: the template's statements are then checked
+    whole, every time. Below `object`, rules apply only to an Activity (the template's
+    objectType absent or the constant "Activity").
     """
     size = len(path)
     head = path[0] if path else ""
     if size == 1:
-        return {"timestamp": _TIMESTAMP_RULE, "id": _UUID_RULE}.get(head)
+        return {"timestamp": _TIMESTAMP_PLACE, "id": _UUID_PLACE}.get(head)
     if head == "actor":
         if path[1:] == ("account", "name"):
-            return _STRING_RULE
+            return _STRING_PLACE
         if path[1:] == ("account", "homePage"):
-            return _IRL_RULE
+            return _IRL_PLACE
         return None
     if head == "verb":
         if path[1:] == ("id",):
-            return _IRI_RULE
+            return _IRI_PLACE
         if size == 3 and path[1] == "display":
-            return _STRING_RULE
+            return _STRING_PLACE
         return None
     if head == "object":
-        if not object_is_activity:
+        if constant_at(("object", "objectType")) not in (ABSENT, "Activity"):
             return None
         if path[1:] == ("id",):
-            return _IRI_RULE
+            return _IRI_PLACE
         if size >= 3 and path[1] == "definition":
-            return _definition_rule(path[2:])
+            return _definition_place(path[2:])
         return None
     if head == "result":
         key = path[1]
         if size == 2:
             return {
-                "success": _BOOLEAN_RULE,
-                "completion": _BOOLEAN_RULE,
-                "response": _STRING_RULE,
-                "duration": _DURATION_RULE,
+                "success": _BOOLEAN_PLACE,
+                "completion": _BOOLEAN_PLACE,
+                "response": _STRING_PLACE,
+                "duration": _DURATION_PLACE,
             }.get(key)
         if size == 3 and key == "score" and path[2] in _SCORE_KEYS:
-            return _number_rule  # the score's relations are checked whole: see score_ok
+            return _SCORE_PLACE
         if size == 3 and key == "extensions":
-            return ANY_VALUE
+            return _ANY
         return None
     if head == "context":
         key = path[1]
         if size == 2:
             return {
-                "registration": _UUID_RULE,
-                "revision": _STRING_RULE,
-                "platform": _STRING_RULE,
-                "language": _LANGUAGE_RULE,
+                "registration": _UUID_PLACE,
+                "revision": _STRING_PLACE,
+                "platform": _STRING_PLACE,
+                "language": _LANGUAGE_PLACE,
             }.get(key)
         if size == 3 and key == "extensions":
-            return ANY_VALUE
+            return _ANY
         if path[1:] == ("statement", "id"):
-            return _UUID_RULE
+            return _UUID_PLACE
         if size >= 5 and key == "contextActivities" and path[2] in _ACTIVITY_LISTS:
             if path[3] != "*":
                 return None
             if path[4:] == ("id",):
-                return _IRI_RULE
+                return _IRI_PLACE
             if size >= 6 and path[4] == "definition":
-                return _definition_rule(path[5:])
+                return _definition_place(path[5:])
         return None
     return None
 
@@ -984,119 +970,3 @@ def score_ok(statement: dict[str, Any]) -> bool:
     out: list[str] = []
     _score(result["score"], "/result", out)
     return not out
-
-
-# --- the strict round trip ------------------------------------------------------------------------
-def strict_check(statement: dict[str, Any]) -> None:
-    """Check thoroughly (--strict, tests): every rule of ours, then a lossless tincan round trip.
-
-    tincan builds the statement, writes it, and the JSON read back must hold every field of the
-    input with the same meaning; anything tincan refuses, drops, adds or changes is reported.
-    Raises TranslationError naming every problem found.
-    """
-    problems = statement_problems(statement)
-    if problems:
-        raise TranslationError("invalid statement: " + "; ".join(problems))
-    try:
-        encoded = orjson.dumps(statement)
-    except TypeError as error:
-        raise TranslationError(f"invalid statement: not JSON-serialisable: {error}") from None
-    # Two private copies: tincan rewrites the dicts it is given (objectType -> object_type).
-    expected = orjson.loads(encoded)
-    # Imported here: tincan is slow to import and the hot path never needs it.
-    import tincan
-
-    try:
-        written = tincan.Statement(orjson.loads(encoded)).to_json()
-    except Exception as error:
-        # tincan refuses with assorted built-in exceptions (ValueError, TypeError,
-        # AttributeError, ...); whichever it raises, it cannot represent this statement.
-        reason = str(error).split("\n", 1)[0]
-        raise TranslationError(
-            f"tincan refused the statement: {type(error).__name__}: {reason}"
-        ) from None
-    changes: list[str] = []
-    _compare(expected, json.loads(written), "", changes, extension=False)
-    if changes:
-        raise TranslationError("tincan round trip changed the statement: " + "; ".join(changes))
-
-
-def _compare(ours: Any, theirs: Any, at: str, changes: list[str], *, extension: bool) -> None:
-    """Report where tincan's output differs in meaning from ours.
-
-    Tolerated, as the same meaning written differently: an int written as a float, a timestamp
-    written with another offset notation or precision of the same instant, a duration re-written
-    with the same length, a default objectType made explicit, an empty member list added to an
-    identified Group, a lone context activity put in a list. Inside extensions nothing is
-    tolerated: tincan must copy them verbatim.
-    """
-    if isinstance(ours, dict) and isinstance(theirs, dict):
-        for key, value in ours.items():
-            key_at = f"{at}/{_escape(key)}"
-            if key not in theirs:
-                changes.append(f"{key_at}: tincan dropped it")
-            else:
-                _compare(
-                    value, theirs[key], key_at, changes, extension=extension or key == "extensions"
-                )
-        for key in sorted(theirs.keys() - ours.keys()):
-            added = theirs[key]
-            if extension or not _same_without(ours, key, added):
-                changes.append(f"{at}/{_escape(key)}: tincan added {_show(added)}")
-        return
-    if isinstance(ours, list) and isinstance(theirs, list):
-        if len(ours) != len(theirs):
-            changes.append(f"{at}: tincan changed {_show(ours)} to {_show(theirs)}")
-            return
-        for index, (mine, its) in enumerate(zip(ours, theirs, strict=True)):
-            _compare(mine, its, f"{at}/{index}", changes, extension=extension)
-        return
-    if not extension and _same_meaning(ours, theirs, at):
-        return
-    if type(ours) is type(theirs) and ours == theirs:
-        return
-    changes.append(f"{at}: tincan changed {_show(ours)} to {_show(theirs)}")
-
-
-def _same_without(ours: dict[str, Any], key: str, added: Any) -> bool:
-    """True when tincan added a property whose value is what its absence already meant."""
-    if key == "objectType":
-        # Only Activities have an id among the objects whose objectType may be left out.
-        return bool(added == ("Activity" if "id" in ours else "Agent"))
-    return key == "member" and added == [] and ours.get("objectType") == "Group"
-
-
-def _same_meaning(ours: Any, theirs: Any, at: str) -> bool:
-    """The tolerated re-writings of _compare, outside extensions."""
-    if isinstance(ours, dict) and isinstance(theirs, list):
-        parent = at.rsplit("/", 2)
-        if len(parent) == 3 and parent[1] == "contextActivities" and len(theirs) == 1:
-            rest: list[str] = []
-            _compare(ours, theirs[0], at, rest, extension=False)
-            return not rest
-        return False
-    numbers = (int, float)
-    if type(ours) in numbers and type(theirs) in numbers:
-        return bool(ours == theirs)
-    if not isinstance(ours, str) or not isinstance(theirs, str):
-        return False
-    key = at.rsplit("/", 1)[-1]
-    if key in ("timestamp", "stored"):
-        try:
-            mine, its = datetime.fromisoformat(ours), datetime.fromisoformat(theirs)
-        except ValueError:
-            return False
-        return mine == its and mine.utcoffset() == its.utcoffset()
-    if key == "duration":
-        seconds = _duration_seconds(ours)
-        return seconds is not None and seconds == _duration_seconds(theirs)
-    return False
-
-
-def _duration_seconds(duration: str) -> float | None:
-    """Length in seconds of a duration without years or months (those have no fixed length)."""
-    parts = _DURATION_PARTS(duration.replace(",", "."))
-    if parts is None:
-        return None
-    weeks, days, hours, minutes, seconds = (float(part or 0) for part in parts.groups())
-    return round((((weeks * 7 + days) * 24 + hours) * 60 + minutes) * 60 + seconds, 6)

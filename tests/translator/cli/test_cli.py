@@ -12,7 +12,7 @@ from support.tincan_check import assert_valid_statement
 
 from translator.cli import main
 
-CORE = Path(__file__).parent / "mapping" / "fixtures" / "core"
+CORE = Path(__file__).parents[1] / "mapping" / "fixtures" / "core"
 
 ENROLLED = {
     "name": "edx.course.enrollment.activated",

@@ -1,4 +1,4 @@
-"""Batched delivery to one LRS with DESIGN §8's semantics: retry, split, dead-letter, stop loudly.
+"""Batched delivery to one destination with DESIGN §8's semantics: retry, split, dead-letter.
 
 How each answer is handled (whether the batch is posted in-process or by a worker):
 
@@ -7,14 +7,18 @@ How each answer is handled (whether the batch is posted in-process or by a worke
     connection error    `Retry-After`; nothing is dropped
     400, 413, 422       the batch is split in halves until the refused statements are alone; each
                         goes to the dead-letter store with the LRS's answer, the rest is delivered
-    409                 split likewise; a lone conflicting statement is fetched back from the LRS:
-                        identical to ours means a duplicate (delivered), different is dead-lettered
+    409                 split likewise; a lone conflicting statement is fetched back from the
+                        endpoint: identical to ours means a duplicate (delivered), different is
+                        dead-lettered
     401, 403            DestinationRefused naming the destination; the statements stay pending
     anything else       DeliveryError (the destination is misconfigured); statements stay pending
 
 A batch's dead letters are written, and its counts taken, only once the whole batch is settled:
 if anything interrupts it, the whole batch is redone later, and deterministic statement ids make
 the redone part harmless (the LRS answers it as a duplicate).
+
+Delivery knows no standard: it talks to an EndpointClient (translator.sinks.clients), which
+knows what a batch and a stored copy look like for its kind of destination.
 """
 
 from __future__ import annotations
@@ -22,9 +26,8 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from types import TracebackType
 from typing import Any
 
@@ -32,10 +35,11 @@ from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_delay
 from tenacity.wait import wait_base, wait_exponential, wait_random
 
 from translator.config import Settings
-from translator.dead_letters import DeadLetter, DeadLetterStore
-from translator.destinations import Destination
 from translator.errors import DeliveryError, DestinationRefused, TransientDeliveryError
-from translator.lrs import LRSAnswer, LRSClient
+from translator.sinks.clients import EndpointClient, open_client
+from translator.sinks.dead_letters import DeadLetter, DeadLetterStore
+from translator.sinks.destinations import Destination
+from translator.sinks.http import Answer
 
 __all__ = [
     "BatchResult",
@@ -43,15 +47,12 @@ __all__ = [
     "Item",
     "RetryPolicy",
     "deliver_batch",
-    "same_statement",
 ]
 
 logger = logging.getLogger(__name__)
 
 Item = tuple[dict[str, Any], str]
 """A statement and its source (`file:line` of the input event)."""
-
-_SET_BY_LRS = frozenset({"stored", "authority"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,20 +104,20 @@ class _WaitForLRS(wait_base):
         outcome = retry_state.outcome
         if outcome is not None and not outcome.failed:
             answer = outcome.result()
-            if isinstance(answer, LRSAnswer) and answer.retry_after is not None:
+            if isinstance(answer, Answer) and answer.retry_after is not None:
                 wait = max(answer.retry_after, self._policy.initial)
                 return wait + random.uniform(0, self._policy.jitter)
         return float(self._backoff(retry_state))
 
 
-def _is_transient(answer: LRSAnswer) -> bool:
+def _is_transient(answer: Answer) -> bool:
     return answer.kind == "transient"
 
 
-def _last_answer(retry_state: RetryCallState) -> LRSAnswer:
+def _last_answer(retry_state: RetryCallState) -> Answer:
     """When the policy gives up, hand back the last answer instead of raising RetryError."""
     assert retry_state.outcome is not None
-    answer: LRSAnswer = retry_state.outcome.result()
+    answer: Answer = retry_state.outcome.result()
     return answer
 
 
@@ -126,7 +127,7 @@ class _BatchSender:
     def __init__(
         self,
         destination: Destination,
-        client: LRSClient,
+        client: EndpointClient,
         retry: RetryPolicy | None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -176,35 +177,34 @@ class _BatchSender:
         else:
             raise DeliveryError(
                 f"destination {self.destination.name!r}: unexpected answer ({answer.describe()}) "
-                f"from {self.destination.statements_url}; check its URL; nothing was dropped"
+                f"from {self.destination.url}; check its URL; nothing was dropped"
             )
 
-    def _resolve_conflict(self, item: Item, conflict: LRSAnswer, result: BatchResult) -> None:
+    def _resolve_conflict(self, item: Item, conflict: Answer, result: BatchResult) -> None:
         """A lone 409: fetch the stored statement; ours again is a duplicate, else a conflict."""
         statement = item[0]
-        statement_id = statement.get("id")
-        reason = "conflict: the LRS holds a different statement with this id"
-        if isinstance(statement_id, str):
-            found = self._request(lambda: self.client.get_statement(statement_id), result)
-            stored = _stored_statement(found.document, statement_id)
-            if found.kind == "delivered" and stored is not None:
-                if same_statement(statement, stored):
-                    result.delivered += 1
-                    result.duplicates += 1
-                    return
-            else:
-                reason = (
-                    "conflict: the LRS answered 409 and could not show its statement "
-                    f"({found.describe()})"
-                )
-        else:
-            reason = "conflict: the LRS answered 409 for a statement without an id"
+        found = self._request(lambda: self.client.fetch_stored(statement), result)
+        same = (
+            self.client.matches_stored(statement, found.document)
+            if found.kind == "delivered"
+            else None
+        )
+        if same:
+            result.delivered += 1
+            result.duplicates += 1
+            return
+        reason = (
+            "conflict: the LRS holds a different statement with this id"
+            if same is not None
+            else "conflict: the LRS answered 409 and could not show its statement "
+            f"({found.describe()})"
+        )
         result.dead_letters.append(self._letter(item, reason, conflict))
 
-    def _request(self, call: Callable[[], LRSAnswer], result: BatchResult) -> LRSAnswer:
+    def _request(self, call: Callable[[], Answer], result: BatchResult) -> Answer:
         """One request, retried per the policy while transient; raises when it stays so."""
 
-        def counted() -> LRSAnswer:
+        def counted() -> Answer:
             result.requests += 1
             return call()
 
@@ -220,7 +220,7 @@ class _BatchSender:
             )
         return answer
 
-    def _letter(self, item: Item, reason: str, answer: LRSAnswer) -> DeadLetter:
+    def _letter(self, item: Item, reason: str, answer: Answer) -> DeadLetter:
         return DeadLetter(
             statement=item[0],
             reason=reason,
@@ -236,13 +236,13 @@ class _BatchSender:
         logger.warning(
             "destination %r: %s; retry %d in %.1f s",
             self.destination.name,
-            answer.describe() if isinstance(answer, LRSAnswer) else "no answer",
+            answer.describe() if isinstance(answer, Answer) else "no answer",
             retry_state.attempt_number,
             wait,
         )
 
 
-def _duplicates(items: Sequence[Item], answer: LRSAnswer) -> int:
+def _duplicates(items: Sequence[Item], answer: Answer) -> int:
     """Statements of a delivered batch the LRS already held: all on 204, else those not listed."""
     if answer.status == 204:
         return len(items)
@@ -253,68 +253,12 @@ def _duplicates(items: Sequence[Item], answer: LRSAnswer) -> int:
     return 0
 
 
-def _stored_statement(document: Any, statement_id: str) -> dict[str, Any] | None:
-    """The statement in a GET answer: the statement itself, or inside a StatementResult."""
-    if isinstance(document, dict):
-        if document.get("id") == statement_id:
-            return document
-        for candidate in document.get("statements") or ():
-            if isinstance(candidate, dict) and candidate.get("id") == statement_id:
-                return candidate
-    return None
-
-
-def same_statement(sent: Mapping[str, Any], stored: Mapping[str, Any]) -> bool:
-    """Whether the LRS's `stored` statement is the one we `sent`.
-
-    Compares what we sent: `stored` and `authority` are the LRS's; keys the LRS added (such as a
-    default `objectType`) are ignored; `timestamp` is compared as an instant to the millisecond,
-    since an LRS may rewrite its offset or precision.
-    """
-    for key, value in sent.items():
-        if key in _SET_BY_LRS:
-            continue
-        if key not in stored:
-            return False
-        if key == "timestamp":
-            if not _same_instant(value, stored[key]):
-                return False
-        elif not _covers(value, stored[key]):
-            return False
-    return True
-
-
-def _covers(sent: Any, stored: Any) -> bool:
-    if isinstance(sent, dict):
-        return isinstance(stored, dict) and all(
-            k in stored and _covers(v, stored[k]) for k, v in sent.items()
-        )
-    if isinstance(sent, list):
-        return (
-            isinstance(stored, list)
-            and len(sent) == len(stored)
-            and all(_covers(a, b) for a, b in zip(sent, stored, strict=True))
-        )
-    return bool(sent == stored)
-
-
-def _same_instant(sent: Any, stored: Any) -> bool:
-    if sent == stored:
-        return True
-    try:
-        a = datetime.fromisoformat(str(sent))
-        b = datetime.fromisoformat(str(stored))
-        return abs((a - b).total_seconds()) < 0.001
-    except (TypeError, ValueError):
-        return False
-
-
 def deliver_batch(
     destination: Destination,
     statements_with_sources: Iterable[Item],
     dead_letters: DeadLetterStore,
     *,
-    client: LRSClient | None = None,
+    client: EndpointClient | None = None,
     retry: RetryPolicy | None = None,
     timeout: float = 30.0,
 ) -> BatchResult:
@@ -328,7 +272,7 @@ def deliver_batch(
     """
     items = list(statements_with_sources)
     own = client is None
-    lrs = LRSClient(destination, timeout=timeout) if client is None else client
+    lrs = open_client(destination, timeout=timeout) if client is None else client
     try:
         result = _BatchSender(destination, lrs, retry).send(items)
         dead_letters.add(*result.dead_letters)
@@ -358,7 +302,7 @@ class Deliverer:
         batch_max_wait: float = 5.0,
         retry: RetryPolicy = RetryPolicy(),
         timeout: float = 30.0,
-        client: LRSClient | None = None,
+        client: EndpointClient | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -370,7 +314,7 @@ class Deliverer:
         self.batch_max_wait = batch_max_wait
         self.retry = retry
         self._own_client = client is None
-        self.client = LRSClient(destination, timeout=timeout) if client is None else client
+        self.client = open_client(destination, timeout=timeout) if client is None else client
         self._sender = _BatchSender(destination, self.client, retry, sleep)
         self._clock = clock
         self._buffer: list[Item] = []
@@ -455,6 +399,11 @@ class Deliverer:
     def pending(self) -> list[Item]:
         """The statements not yet settled, oldest first."""
         return list(self._buffer)
+
+    @property
+    def pending_count(self) -> int:
+        """How many statements are not yet settled."""
+        return len(self._buffer)
 
     def send(self, items: Sequence[Item]) -> BatchResult:
         """Settle `items` now as one batch, bypassing the buffer (used by dead-letter replay)."""

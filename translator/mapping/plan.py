@@ -1,4 +1,4 @@
-"""The compiled mapping plan: the whole mapping set (core and overlays), checked once."""
+"""The compiled plan of one target: its whole mapping set (core and overlays), checked once."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from translator.config import Settings
 from translator.errors import MappingError
 from translator.mapping.assembly import MappingSources, assemble, env_vars
 from translator.mapping.compiler import CompiledEvent, compile_event
+from translator.mapping.contract import TargetRules
 from translator.mapping.directives import CompileContext, plain_data
 from translator.mapping.functions import FunctionContext, load_actor_map
 from translator.mapping.nodes import Issues, Node
@@ -31,11 +32,12 @@ def translator_version() -> str:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """The immutable result of loading: compiled events by name and alias, and what was disabled."""
+    """The immutable result of loading one target's mappings: compiled events by name and alias,
+    what was disabled, and the target whose rules the statements are checked by."""
 
+    target: TargetRules
     events: Mapping[str, CompiledEvent]
     disabled: Mapping[str, str]
-    vars: Mapping[str, Any]
     sources: MappingSources
     ephemeral_pseudonyms: bool
 
@@ -58,8 +60,11 @@ def _refuse_directives(node: Node, issues: Issues) -> None:
             _refuse_directives(child, issues)
 
 
-def load_plan(settings: Settings, *, environ: Mapping[str, str] | None = None) -> Plan:
-    """Read, merge and compile the core mappings and the overlays of `settings`.
+def load_plan(
+    settings: Settings, target: TargetRules, *, environ: Mapping[str, str] | None = None
+) -> Plan:
+    """Read, merge and compile the core mappings of `target` (`_shared/` and `<target.name>/`)
+    and the overlays of `settings`; one plan per target.
 
     Without `pseudonym_secret`, actors get pseudonyms from a random secret that lasts this run
     only (`ephemeral_pseudonyms` is set so the caller can warn). Raises MappingError listing
@@ -67,7 +72,7 @@ def load_plan(settings: Settings, *, environ: Mapping[str, str] | None = None) -
     """
     env = dict(os.environ if environ is None else environ)
     issues = Issues()
-    sources = assemble(settings.mappings_dir, settings.overlays, issues)
+    sources = assemble(settings.mappings_dir, target.name, settings.overlays, issues)
 
     variables: dict[str, Any] = {name: plain_data(node) for name, node in sources.vars.items()}
     variables.update(env_vars(env))
@@ -85,6 +90,7 @@ def load_plan(settings: Settings, *, environ: Mapping[str, str] | None = None) -
         tables={name: plain_data(node) for name, node in sources.tables.items()},
         fragments=sources.fragments,
         functions=functions,
+        target=target,
     )
     for name, node in sources.tables.items():
         if node.kind != "map":
@@ -108,9 +114,9 @@ def load_plan(settings: Settings, *, environ: Mapping[str, str] | None = None) -
     if issues.items:
         raise MappingError(issues.items)
     return Plan(
+        target=target,
         events=MappingProxyType(events),
         disabled=MappingProxyType({k: reason for k, (reason, _loc) in sources.disabled.items()}),
-        vars=MappingProxyType(variables),
         sources=sources,
         ephemeral_pseudonyms=secret is None,
     )

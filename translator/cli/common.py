@@ -1,0 +1,190 @@
+"""What the commands share: exit statuses, settings and plan loading, options, progress, logs."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn
+from urllib.parse import urlsplit, urlunsplit
+
+import click
+
+from translator.config import Settings, load_settings
+from translator.engine import Translator
+from translator.errors import ConfigError, MappingError
+from translator.intake.lines import SourceLine, read_lines
+from translator.intake.ticks import Idle, with_idle_ticks
+from translator.mapping.plan import Plan, load_plan
+from translator.sinks.delivery import RetryPolicy
+from translator.sinks.destinations import Destination, load_destinations
+from translator.targets.registry import DEFAULT_TARGET, get_target
+
+__all__ = [
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_REJECTED",
+    "EXIT_USAGE",
+    "destinations",
+    "fail",
+    "input_lines",
+    "library_warnings",
+    "load_command_plan",
+    "overlay_option",
+    "progress_lines",
+    "redact",
+    "retry_policy",
+    "settings_of",
+    "translator_of",
+]
+
+EXIT_OK = 0
+EXIT_REJECTED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def fail(message: str) -> NoReturn:
+    """Say what is wrong on stderr and exit with the usage status."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def settings_of(ctx: click.Context, **overrides: Any) -> Settings:
+    """Settings from defaults, config file, environment, then the flags given on this command."""
+    config: Path | None = ctx.obj.get("config") if ctx.obj else None
+    try:
+        settings = load_settings(config_file=config)
+    except ConfigError as exc:
+        fail(str(exc))
+    overlays = overrides.pop("overlays", ())
+    if overlays:
+        overrides["overlays"] = tuple(Path(o) for o in overlays)
+    return settings.with_overrides(**overrides)
+
+
+def load_command_plan(settings: Settings, target: str = DEFAULT_TARGET) -> Plan:
+    """The compiled plan of `target`, or every mapping error on stderr and the usage status."""
+    try:
+        return load_plan(settings, get_target(target))
+    except MappingError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_USAGE)
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+def translator_of(settings: Settings, plan: Plan) -> Translator:
+    """The engine over `plan`, with the statement-id namespace of `settings`."""
+    try:
+        return Translator(plan, id_namespace=settings.id_namespace)
+    except ValueError:
+        fail(f"setting id_namespace: {settings.id_namespace!r} is not a UUID")
+
+
+def overlay_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`--overlay DIR`, repeatable."""
+    return click.option(
+        "--overlay",
+        "overlays",
+        multiple=True,
+        type=click.Path(file_okay=False, path_type=Path),
+        help="An institution's mapping directory, applied after the core (repeatable).",
+    )(fn)
+
+
+def _with_progress(lines: Iterator[SourceLine], enabled: bool) -> Iterator[SourceLine]:
+    """Lines, shown as a progress bar on stderr when it is a terminal."""
+    if not enabled or not sys.stderr.isatty():
+        yield from lines
+        return
+    from tqdm import tqdm
+
+    with tqdm(unit=" lines", unit_scale=True, file=sys.stderr, mininterval=0.5, leave=False) as bar:
+        pending = 0
+        for line in lines:
+            yield line
+            pending += 1
+            if pending == 1000:
+                bar.update(pending)
+                pending = 0
+        bar.update(pending)
+
+
+def input_lines(
+    paths: Sequence[str], settings: Settings, *, progress: bool
+) -> Iterator[SourceLine | Idle]:
+    """The lines of `paths` (checked readable now: raises ConfigError), with a progress bar on a
+    terminal; reading stdin, IDLE comes whenever no line came for `batch_max_wait` seconds, so
+    a quiet pipe still gets its statements sent."""
+    lines = progress_lines(paths, settings, progress=progress)
+    if "-" in paths:
+        return with_idle_ticks(lines, settings.batch_max_wait)
+    return lines
+
+
+def progress_lines(
+    paths: Sequence[str], settings: Settings, *, progress: bool
+) -> Iterator[SourceLine]:
+    """The lines of `paths` (checked readable now: raises ConfigError), with a progress bar on
+    a terminal."""
+    return _with_progress(read_lines(paths, max_line_bytes=settings.max_line_bytes), progress)
+
+
+def redact(url: str) -> str:
+    """A URL fit for a message: its password, if any, replaced by `***`."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+class _EchoHandler(logging.Handler):
+    """Log records of the library (retries, refusals) as `warning: ...` lines on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(f"{record.levelname.lower()}: {record.getMessage()}", err=True)
+
+
+@contextmanager
+def library_warnings() -> Iterator[None]:
+    """Let the user see the library's retries and refusals while a command runs."""
+    library = logging.getLogger("translator")
+    handler = _EchoHandler(logging.WARNING)
+    level, propagate = library.level, library.propagate
+    library.addHandler(handler)
+    library.propagate = False
+    if level == logging.NOTSET or level > logging.WARNING:
+        library.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        library.removeHandler(handler)
+        library.setLevel(level)
+        library.propagate = propagate
+
+
+def destinations(settings: Settings) -> list[Destination]:
+    """The configured destinations, or a message saying how to configure one."""
+    try:
+        found = load_destinations(settings)
+    except ConfigError as exc:
+        fail(str(exc))
+    if not found:
+        fail(
+            "no destination is configured: set TRANSLATOR_LRS_URL (the LRS's xAPI endpoint) with "
+            "TRANSLATOR_LRS_USERNAME and TRANSLATOR_LRS_PASSWORD, or TRANSLATOR_LRS_TOKEN; or "
+            "name a destinations file in TRANSLATOR_DESTINATIONS_FILE"
+        )
+    return found
+
+
+def retry_policy(settings: Settings, *, max_elapsed: float | None = None) -> RetryPolicy:
+    """The in-process retry policy of `settings`."""
+    return RetryPolicy(
+        initial=settings.retry_initial, maximum=settings.retry_max, max_elapsed=max_elapsed
+    )

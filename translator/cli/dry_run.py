@@ -1,0 +1,100 @@
+"""`translator dry-run`: statements as JSON lines on stdout, the reconciled summary on stderr."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+
+import click
+
+from translator.cli.common import (
+    EXIT_OK,
+    EXIT_REJECTED,
+    EXIT_USAGE,
+    fail,
+    input_lines,
+    load_command_plan,
+    overlay_option,
+    settings_of,
+    translator_of,
+)
+from translator.errors import ConfigError
+from translator.pipeline import run, translate_lines
+from translator.sinks.rejects import RejectsWriter
+from translator.sinks.stdout import JsonLinesSink
+from translator.summary import Summary
+
+__all__ = ["dry_run"]
+
+
+@click.command("dry-run")
+@click.argument("paths", nargs=-1, required=True)
+@overlay_option
+@click.option(
+    "--rejects",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write rejected lines here (JSON lines with file, line and reason).",
+)
+@click.option(
+    "--strict", is_flag=True, help="Also check every statement with the tincan model (slow)."
+)
+@click.option("--lms-root-url", help="The LMS root URL (TRANSLATOR_LMS_ROOT_URL).")
+@click.option("--progress/--no-progress", default=True, help="Show a progress bar on a terminal.")
+@click.pass_context
+def dry_run(
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    overlays: tuple[Path, ...],
+    rejects: Path | None,
+    strict: bool,
+    lms_root_url: str | None,
+    progress: bool,
+) -> None:
+    """Translate tracking logs (files, .gz, or - for stdin) and print statements as JSON lines.
+
+    The summary goes to stderr; its last line reconciles every line read. Exit status: 0 when
+    nothing was rejected, 1 when some lines were rejected, 2 for a usage or configuration error.
+    """
+    settings = settings_of(ctx, overlays=overlays, lms_root_url=lms_root_url)
+    plan = load_command_plan(settings)
+    if plan.ephemeral_pseudonyms:
+        click.echo(
+            "warning: TRANSLATOR_PSEUDONYM_SECRET is not set: actor ids of this dry-run come from "
+            "a one-off random key and will differ from run to run",
+            err=True,
+        )
+    translator = translator_of(settings, plan)
+    summary = Summary()
+    status = EXIT_OK
+    with ExitStack() as stack:
+        reject_writer = None
+        if rejects is not None:
+            try:
+                reject_writer = RejectsWriter(stack.enter_context(rejects.open("wb")))
+            except OSError as exc:
+                fail(f"{rejects}: cannot write rejects file: {exc.strerror}")
+        printer = JsonLinesSink(sys.stdout.buffer)
+        try:
+            lines = input_lines(paths, settings, progress=progress)
+            run(
+                translate_lines(lines, translator, strict=strict),
+                summary,
+                [printer],
+                on_reject=reject_writer.write if reject_writer else None,
+            )
+        except BrokenPipeError:
+            sys.stderr.close()  # the reader went away (`| head`): stop quietly
+            sys.exit(EXIT_OK)
+        except ConfigError as exc:  # an input failed mid-way: what was read before is printed
+            printer.finish()
+            click.echo(f"error: {exc}", err=True)
+            status = EXIT_USAGE
+    for detail in summary.detail_lines():
+        click.echo(detail, err=True)
+    if rejects is not None and summary.rejected:
+        click.echo(f"rejected lines written to {rejects}", err=True)
+    click.echo(summary.total_line(), err=True)
+    if status == EXIT_OK and summary.rejected:
+        status = EXIT_REJECTED
+    sys.exit(status)

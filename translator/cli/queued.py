@@ -1,0 +1,141 @@
+"""`translator forward --queue`: enqueue a run for the workers and, with --wait, report it."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+import click
+import orjson
+
+from translator.cli.common import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_REJECTED,
+    fail,
+    progress_lines,
+    redact,
+)
+from translator.config import Settings
+from translator.errors import ConfigError
+from translator.summary import Summary
+
+if TYPE_CHECKING:
+    from worker.runs import RunBook, RunStatus
+
+__all__ = ["forward_queued"]
+
+
+def forward_queued(
+    settings: Settings,
+    paths: tuple[str, ...],
+    *,
+    rejects: Path | None,
+    wait: bool,
+    timeout: float | None,
+    progress: bool,
+) -> NoReturn:
+    """Enqueue the lines in chunks for the workers; with `wait`, report the run once settled."""
+    import redis
+    from kombu.exceptions import KombuError
+
+    from worker.producer import RunProducer
+
+    repeated = sorted({p for p in paths if paths.count(p) > 1})
+    if repeated:
+        fail(f"{repeated[0]} is given twice: a queued run reads each input once")
+    try:
+        producer = RunProducer(settings)
+        # Checks every path now (a mistyped one fails before a run starts); reads lazily.
+        source = progress_lines(paths, settings, progress=progress)
+    except ConfigError as exc:
+        fail(str(exc))
+    where = redact(settings.redis_url)
+    with producer:
+        try:
+            producer.check()
+        except redis.RedisError as exc:
+            fail(f"cannot reach Redis at {where}: {exc}")
+        enqueued = f"run {producer.run_id}: enqueued {{}} lines in {{}} chunks"
+        try:
+            producer.enqueue(source)
+        except ConfigError as exc:  # an input failed: the run is what was read before
+            click.echo(enqueued.format(producer.lines, producer.chunks))
+            fail(f"{exc}; the lines before it were enqueued")
+        except KeyboardInterrupt:
+            click.echo(enqueued.format(producer.lines, producer.chunks))
+            click.echo("interrupted: the workers deliver what was enqueued", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        except (redis.RedisError, KombuError, OSError) as exc:
+            fail(
+                f"cannot enqueue to Redis at {where} after {producer.lines} lines "
+                f"(run {producer.run_id}): {exc}"
+            )
+        click.echo(enqueued.format(producer.lines, producer.chunks))
+        if not wait:
+            sys.exit(EXIT_OK)
+        try:
+            status = _wait_for_run(producer.book, timeout)
+            records = producer.book.rejects()
+        except redis.RedisError as exc:
+            fail(
+                f"lost Redis at {where} while waiting for run {producer.run_id} (it goes on): {exc}"
+            )
+    _report(status, records, rejects=rejects, run_id=producer.run_id)
+
+
+def _report(
+    status: RunStatus, records: list[bytes], *, rejects: Path | None, run_id: str
+) -> NoReturn:
+    details = Summary(
+        skipped_by_reason=Counter(status.skipped_by_reason),
+        rejected_by_reason=Counter(str(orjson.loads(r).get("reason", "")) for r in records),
+    )
+    for detail in details.detail_lines():
+        click.echo(detail, err=True)
+    if rejects is not None and records:
+        try:
+            rejects.write_bytes(b"".join(r + b"\n" for r in records))
+        except OSError as exc:
+            fail(f"{rejects}: cannot write rejects file: {exc.strerror}")
+        click.echo(f"rejected lines written to {rejects}", err=True)
+    if status.unrouted:
+        click.echo(
+            f"{status.unrouted} statements matched no destination's filter: not sent", err=True
+        )
+    if status.dead_lettered:
+        click.echo(
+            "dead letters are in Redis: `translator dead-letters list --redis` shows them, "
+            "`translator dead-letters replay --redis` sends them again",
+            err=True,
+        )
+    if not status.reconciles:
+        click.echo(f"warning: the counts of run {run_id} do not reconcile", err=True)
+    click.echo(status.total_line(), err=True)
+    if not status.finished:
+        sys.exit(EXIT_REJECTED)
+    sys.exit(EXIT_REJECTED if status.rejected or status.dead_lettered else EXIT_OK)
+
+
+def _wait_for_run(book: RunBook, timeout: float | None) -> RunStatus:
+    """Poll the run's books until it is settled, or `timeout` passes (then say so)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    shown = ""
+    while True:
+        status = book.status()
+        if status.error and status.error != shown:
+            click.echo(f"workers report: {status.error}", err=True)
+        shown = status.error
+        if status.finished:
+            return status
+        if deadline is not None and time.monotonic() >= deadline:
+            click.echo(
+                f"not finished after {timeout:g} s ({status.progress_line()}); the workers go on "
+                "with it",
+                err=True,
+            )
+            return status
+        time.sleep(0.2)

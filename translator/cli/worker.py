@@ -1,0 +1,51 @@
+"""`translator worker`: a Celery worker that translates queued lines and delivers statements."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from translator.cli.common import EXIT_USAGE, fail, settings_of
+from translator.errors import ConfigError, MappingError
+
+__all__ = ["worker"]
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@click.option(
+    "--concurrency", type=click.IntRange(min=1), help="Pool processes (default: one per CPU)."
+)
+@click.option("--loglevel", default="INFO", show_default=True, help="The workers' log level.")
+@click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+def worker(
+    ctx: click.Context, concurrency: int | None, loglevel: str, celery_args: tuple[str, ...]
+) -> None:
+    """Start a Celery worker that translates queued lines and delivers their statements
+    (`celery -A worker worker` is the same). Further options go to Celery, e.g. --pool=solo.
+
+    It refuses to start (exit status 2) without TRANSLATOR_PSEUDONYM_SECRET, without a
+    destination, or with mappings that do not compile.
+    """
+    config: Path | None = ctx.obj.get("config") if ctx.obj else None
+    if config is not None:
+        os.environ["TRANSLATOR_CONFIG"] = str(config)  # the pool processes read the same file
+    settings = settings_of(ctx)
+    from worker.app import app, celery_config
+    from worker.jobs import WorkerContext
+
+    try:
+        celery_config(settings)
+        WorkerContext(settings).check()
+    except MappingError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_USAGE)
+    except ConfigError as exc:
+        fail(str(exc))
+    argv = ["worker", f"--loglevel={loglevel}"]
+    if concurrency is not None:
+        argv.append(f"--concurrency={concurrency}")
+    app.worker_main([*argv, *celery_args])

@@ -1,0 +1,46 @@
+"""Statements as JSON lines on a stream (dry-run's stdout), written a few hundred at a time."""
+
+from __future__ import annotations
+
+from typing import Any, BinaryIO
+
+import orjson
+
+from translator.pipeline import LineResult
+
+__all__ = ["JsonLinesSink"]
+
+_BUFFERED = 256  # statements per write: one system call for many lines
+
+
+class JsonLinesSink:
+    """A pipeline Sink writing each statement as one JSON line; a line is settled once written."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self._buffer: list[bytes] = []
+        self._oldest: int | None = None
+
+    def put(self, statement: dict[str, Any], result: LineResult, seq: int) -> None:
+        if self._oldest is None:
+            self._oldest = seq
+        self._buffer.append(orjson.dumps(statement))
+        if len(self._buffer) >= _BUFFERED:
+            self.flush()
+
+    def tick(self) -> None:
+        self.flush()
+
+    def oldest_unsettled(self) -> int | None:
+        return self._oldest
+
+    def finish(self) -> None:
+        self.flush()
+
+    def flush(self) -> None:
+        """Write what is buffered. Raises OSError (BrokenPipeError when the reader went away)."""
+        if self._buffer:
+            self._stream.write(b"\n".join(self._buffer) + b"\n")
+            self._buffer.clear()
+        self._stream.flush()
+        self._oldest = None

@@ -1,0 +1,95 @@
+"""The count of a run: every line in exactly one bucket, with the reasons for skips and rejects."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from translator.engine import SKIPPED, TRANSLATED
+
+if TYPE_CHECKING:
+    from translator.engine import Outcome
+
+__all__ = ["Summary", "forward_total", "summary_key"]
+
+_DETAIL_LIMIT = 1_000  # distinct names and reasons kept apart: memory stays flat on any log
+
+
+def summary_key(name: str) -> str:
+    """The name an event is counted under: page requests (an URL as event_type) share one."""
+    return "(page request)" if name.startswith("/") else name
+
+
+@dataclass(slots=True)
+class Summary:
+    """Counts for a run; `read == translated + skipped + rejected` always holds."""
+
+    read: int = 0
+    translated: int = 0
+    statements: int = 0
+    skipped: int = 0
+    rejected: int = 0
+    skipped_by_reason: Counter[tuple[str, str]] = field(default_factory=Counter)
+    rejected_by_reason: Counter[str] = field(default_factory=Counter)
+
+    def add(self, outcome: Outcome) -> None:
+        """Count one line's outcome."""
+        self.read += 1
+        if outcome.status == TRANSLATED:
+            self.translated += 1
+            self.statements += len(outcome.statements)
+        elif outcome.status == SKIPPED:
+            self.skipped += 1
+            key = (summary_key(outcome.event_name), outcome.reason)
+            if key not in self.skipped_by_reason and len(self.skipped_by_reason) >= _DETAIL_LIMIT:
+                key = ("(other event names)", "")
+            self.skipped_by_reason[key] += 1
+        else:
+            self.rejected += 1
+            reason = outcome.reason
+            if (
+                reason not in self.rejected_by_reason
+                and len(self.rejected_by_reason) >= _DETAIL_LIMIT
+            ):
+                reason = "(other reasons: see the rejects file)"
+            self.rejected_by_reason[reason] += 1
+
+    @property
+    def reconciles(self) -> bool:
+        """True when every line read is in exactly one bucket."""
+        return self.read == self.translated + self.skipped + self.rejected
+
+    def total_line(self) -> str:
+        """The closing line of a dry-run."""
+        return (
+            f"read {self.read}, translated {self.translated} ({self.statements} statements), "
+            f"skipped {self.skipped}, rejected {self.rejected}"
+        )
+
+    def detail_lines(self, *, limit: int = 20) -> list[str]:
+        """Skips by event name and reason, and rejects by reason, most frequent first."""
+        lines: list[str] = []
+        if self.skipped_by_reason:
+            lines.append("skipped:")
+            for (name, reason), count in self.skipped_by_reason.most_common(limit):
+                lines.append(f"  {count:>8}  {name}: {reason}")
+            more = len(self.skipped_by_reason) - limit
+            if more > 0:
+                lines.append(f"  ... and {more} more event names")
+        if self.rejected_by_reason:
+            lines.append("rejected:")
+            for reason, count in self.rejected_by_reason.most_common(limit):
+                lines.append(f"  {count:>8}  {reason}")
+        return lines
+
+
+def forward_total(
+    *, read: int, translated: int, delivered: int, dead_lettered: int, skipped: int, rejected: int
+) -> str:
+    """The closing line of a forward, in-process or through the workers. `delivered` and
+    `dead_lettered` count statements (once per destination); the other figures count lines."""
+    return (
+        f"read {read}, translated {translated}, delivered {delivered}, "
+        f"dead-lettered {dead_lettered}, skipped {skipped}, rejected {rejected}"
+    )

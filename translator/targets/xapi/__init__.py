@@ -1,0 +1,27 @@
+"""The xAPI 1.0.3 target: statements' checks (`checks`), the tincan round trip (`strict`)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from translator.targets.target import Target
+from translator.targets.xapi.checks import XAPI_VERSION, check_statement, place, score_ok
+from translator.targets.xapi.strict import strict_check
+
+__all__ = ["XAPI"]
+
+
+def _plain_uuid(uuid_text: str) -> str:
+    """xAPI ids are bare lowercase UUIDs."""
+    return uuid_text
+
+
+XAPI: Final = Target(
+    name="xapi",
+    version=XAPI_VERSION,
+    place=place,
+    check=check_statement,
+    relations_ok=score_ok,
+    strict_check=strict_check,
+    statement_id=_plain_uuid,
+)

@@ -1,0 +1,102 @@
+"""The queue producer: a run's lines, in chunks, handed to the workers through Redis.
+
+`translator forward --queue` uses it, and so can any intake: open a RunProducer, `enqueue` the
+lines, read the run's books (worker.runs) to follow it. A chunk message carries raw lines, never a
+credential (worker.jobs describes its shape).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from types import TracebackType
+from typing import Any
+
+import redis
+
+from translator.config import Settings
+from translator.errors import ConfigError
+from translator.intake.lines import SourceLine
+from worker.app import TRANSLATE_CHUNK, create_app
+from worker.jobs import Chunk, encode_lines, iter_chunks
+from worker.runs import RunBook
+
+__all__ = ["RunProducer"]
+
+
+class RunProducer:
+    """Enqueues one run. `run_id`, `lines` and `chunks` say how far it got, also after an error.
+
+    Raises redis.RedisError (or a broker error) when Redis cannot be reached or fails mid-run.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.celery = create_app(settings)
+        self.client = redis.Redis.from_url(settings.redis_url)
+        self.run_id = uuid.uuid4().hex
+        self.book = RunBook(self.client, self.run_id)
+        self.lines = 0
+        self.chunks = 0
+
+    def __repr__(self) -> str:
+        return f"RunProducer(run={self.run_id!r}, lines={self.lines}, chunks={self.chunks})"
+
+    def __enter__(self) -> RunProducer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def check(self) -> None:
+        """Fail now, before reading anything, when Redis cannot be reached."""
+        self.client.ping()
+
+    def enqueue(self, lines: Iterable[SourceLine]) -> None:
+        """Enqueue every line in chunks of `chunk_lines`, then close the run's totals.
+
+        The totals are written before the last chunk is sent, so that the worker that settles
+        the run's last part knows it is the last. If reading fails (ConfigError) or is
+        interrupted (KeyboardInterrupt), the run is closed as what was enqueued before, and the
+        error propagates.
+        """
+        if self.settings.chunk_lines < 1:
+            raise ConfigError(f"chunk_lines must be at least 1, not {self.settings.chunk_lines}")
+        self.book.begin()
+        with self.celery.producer_or_acquire() as producer:
+            held: Chunk | None = None
+            try:
+                for chunk in iter_chunks(lines, self.settings.chunk_lines):
+                    if held is not None:
+                        self._send(producer, held)
+                    held = chunk
+            except ConfigError:  # an input failed: the run is what was read before
+                self._finish(producer, held)
+                raise
+            except KeyboardInterrupt:  # the run is what was enqueued so far
+                self.book.set_totals(lines=self.lines, chunks=self.chunks)
+                raise
+            self._finish(producer, held)
+
+    def _send(self, producer: Any, chunk: Chunk) -> None:
+        args = [self.run_id, chunk.source, chunk.first_lineno, encode_lines(chunk.lines)]
+        self.celery.send_task(TRANSLATE_CHUNK, args=args, producer=producer)
+        self.lines += len(chunk.lines)
+        self.chunks += 1
+
+    def _finish(self, producer: Any, last: Chunk | None) -> None:
+        """Write the run's totals, then send its last chunk."""
+        if last is None:
+            self.book.set_totals(lines=self.lines, chunks=self.chunks)
+            return
+        self.book.set_totals(lines=self.lines + len(last.lines), chunks=self.chunks + 1)
+        self._send(producer, last)
+
+    def close(self) -> None:
+        """Release the Redis connection."""
+        self.client.close()
