@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import tomllib
+import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -61,23 +62,63 @@ class Settings:
 _SECRET_NAMES = {"pseudonym_secret", "lrs_password", "lrs_token"}
 
 
-def _coerce(name: str, raw: Any, kind: Any) -> Any:
-    """Turn a config-file or environment value into the field's type, or raise ConfigError."""
-    text = str(kind)
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def _kind_of(annotation: Any) -> tuple[type, bool]:
+    """The one type a setting holds and whether it may be None (`Path | None` -> (Path, True));
+    a tuple of paths is (tuple, False)."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    optional = type(None) in typing.get_args(annotation)
+    origin = typing.get_origin(annotation)
+    if origin is tuple:
+        return tuple, False
+    if optional and len(args) == 1:
+        return args[0], True
+    return annotation, False
+
+
+def _coerce(name: str, raw: Any, annotation: Any) -> Any:
+    """Turn a config-file or environment value into the field's declared type, or raise
+    ConfigError. Text is read as its type says: "false" is the boolean False, never a truthy
+    string; an empty path is "not set" for an optional path."""
+    kind, optional = _kind_of(annotation)
     try:
-        if name == "overlays":
+        if kind is tuple:  # overlays: paths separated by the OS path separator
             items = raw.split(os.pathsep) if isinstance(raw, str) else list(raw)
             return tuple(Path(p) for p in items if str(p))
-        if "Path" in text:
-            return Path(raw) if str(raw) else None
-        if text == "int":
+        if kind is bool:
+            if isinstance(raw, bool):
+                return raw
+            word = str(raw).strip().lower()
+            if word in _TRUE or word in _FALSE:
+                return word in _TRUE
+            raise ValueError(raw)
+        if kind is Path:
+            if not str(raw):
+                if optional:
+                    return None
+                raise ValueError(raw)
+            return Path(raw)
+        if kind is int:
+            if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+                raise ValueError(raw)
             return int(raw)
-        if text == "float":
+        if kind is float:
+            if isinstance(raw, bool):
+                raise ValueError(raw)
             return float(raw)
-        return str(raw) if raw is not None else None
+        if kind is str:
+            if not isinstance(raw, str | int | float) or isinstance(raw, bool):
+                raise ValueError(raw)
+            return str(raw)
     except (TypeError, ValueError):
         shown = "(hidden)" if name in _SECRET_NAMES else repr(raw)
-        raise ConfigError(f"setting {name}: cannot use {shown} as {text}") from None
+        raise ConfigError(
+            f"setting {name}: cannot use {shown} as {getattr(kind, '__name__', kind)}"
+        ) from None
+    raise ConfigError(f"setting {name}: no reader for its type {annotation!r}")  # pragma: no cover
 
 
 def load_settings(
@@ -91,7 +132,7 @@ def load_settings(
     a value of the wrong type or an unreadable file.
     """
     env = dict(os.environ if environ is None else environ)
-    known = {f.name: f.type for f in fields(Settings)}
+    known = typing.get_type_hints(Settings)
     values: dict[str, Any] = {}
     path = config_file or (Path(env["TRANSLATOR_CONFIG"]) if env.get("TRANSLATOR_CONFIG") else None)
     if path is not None:

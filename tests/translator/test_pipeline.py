@@ -5,14 +5,16 @@ from __future__ import annotations
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 
 from translator.config import Settings
 from translator.engine import Translator
 from translator.intake.lines import SourceLine
+from translator.intake.ticks import IDLE
 from translator.mapping.plan import load_plan
-from translator.pipeline import run, translate_lines
+from translator.pipeline import LineResult, run, translate_lines
 from translator.summary import Summary
 from translator.targets.xapi import XAPI
 
@@ -61,3 +63,56 @@ def test_pipeline_memory_stays_flat_however_long_the_log() -> None:
     # Distinct skipped names and reject reasons are capped (and the learners' pseudonyms are
     # cached up to a bound), so 8x the lines is not 8x the memory.
     assert large < small * 2, (small, large)
+
+
+class _HoldingSink:
+    """A sink that settles what it holds only when told to (a batch waiting for its LRS)."""
+
+    def __init__(self) -> None:
+        self.held: list[int] = []
+        self.ticks = 0
+        self.finished = False
+
+    def put(self, statement: dict[str, Any], result: LineResult, seq: int) -> None:
+        self.held.append(seq)
+
+    def tick(self) -> None:
+        self.ticks += 1
+
+    def oldest_unsettled(self) -> int | None:
+        return self.held[0] if self.held else None
+
+    def finish(self) -> None:
+        self.held.clear()
+        self.finished = True
+
+
+def _translator() -> Translator:
+    settings = Settings(mappings_dir=CORE, pseudonym_secret="t")
+    return Translator(load_plan(settings, XAPI, environ={}), id_namespace=settings.id_namespace)
+
+
+def test_run_acknowledges_a_line_only_once_every_sink_has_settled_it() -> None:
+    sink = _HoldingSink()
+    settled: list[int] = []
+
+    def lines() -> Iterator[SourceLine]:
+        yield from _lines(3)  # line 1 is skipped (unmapped), lines 2 and 3 translate
+        assert settled == [1]  # nothing held for line 1: settled; line 2 is held by the sink
+        sink.held.clear()  # the sink delivers what it held
+        yield SourceLine("generated.log", 4, b"not json")
+
+    run(
+        translate_lines(lines(), _translator()),
+        Summary(),
+        [sink],
+        on_settled=lambda line: settled.append(line.lineno),
+    )
+    assert settled == [1, 4]  # lines 2-4 are acknowledged together, once the sink let go of 2, 3
+    assert sink.finished
+
+
+def test_run_ticks_the_sinks_when_the_input_is_quiet() -> None:
+    sink = _HoldingSink()
+    run(translate_lines([IDLE, IDLE], _translator()), Summary(), [sink])
+    assert sink.ticks >= 2

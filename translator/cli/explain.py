@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +11,7 @@ import click
 
 from translator.cli.common import fail, load_command_plan, overlay_option, settings_of
 from translator.mapping.nodes import Node, child_pointer
+from translator.messages import did_you_mean
 
 __all__ = ["explain"]
 
@@ -60,9 +60,7 @@ def explain(ctx: click.Context, event: str, overlays: tuple[Path, ...]) -> None:
         return
     mapping = plan.mapping_for(event)
     if mapping is None:
-        close = difflib.get_close_matches(event, plan.event_names(), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        fail(f"no mapping for {event!r}{hint}")
+        fail(f"no mapping for {event!r}{did_you_mean(event, plan.event_names())}")
     title = event if mapping.name == event else f"{event} (alias of {mapping.name})"
     click.echo(f"{title}: defined at {mapping.loc}")
     if mapping.aliases:

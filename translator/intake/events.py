@@ -9,6 +9,7 @@ import orjson
 
 from translator.errors import InputError
 from translator.intake.lines import SourceLine
+from translator.messages import json_kind
 from translator.missing import MISSING
 
 __all__ = ["decode_event", "normalise", "parse_line"]
@@ -27,21 +28,6 @@ _IDENTITY_KEYS: Final = (
 
 
 # --- decoding ----------------------------------------------------------------------------------
-
-
-def _kind(value: object) -> str:
-    """The JSON name of a decoded value's type, for error messages that never show the value."""
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, bool):
-        return "a boolean"
-    if value is None:
-        return "null"
-    return "a number"
 
 
 def _json_reason(exc: orjson.JSONDecodeError) -> str:
@@ -71,7 +57,7 @@ def decode_event(text: bytes) -> dict[str, Any]:
             other = orjson.loads(text)
         except orjson.JSONDecodeError:
             raise InputError("no JSON object on the line") from None
-        raise InputError(f"JSON value is {_kind(other)}, not an object")
+        raise InputError(f"JSON value is {json_kind(other)}, not an object")
     # Something precedes the first "{": leading blanks, a logger prefix, or a list of objects.
     try:
         whole = orjson.loads(text)
@@ -80,7 +66,7 @@ def decode_event(text: bytes) -> dict[str, Any]:
     else:
         if isinstance(whole, dict):
             return whole
-        raise InputError(f"JSON value is {_kind(whole)}, not an object")
+        raise InputError(f"JSON value is {json_kind(whole)}, not an object")
     try:
         value = orjson.loads(text[start:])
     except orjson.JSONDecodeError as exc:
@@ -140,16 +126,16 @@ def normalise(raw: dict[str, Any]) -> dict[str, Any]:
     if context is None:
         context = {}
     elif not isinstance(context, dict):
-        raise InputError(f"'context' is {_kind(context)}, not an object")
+        raise InputError(f"'context' is {json_kind(context)}, not an object")
 
     time = raw.get("time", MISSING)
     if time is MISSING and "timestamp" in raw:
         time = raw["timestamp"]
         if not isinstance(time, str):
-            raise InputError(f"'timestamp' is {_kind(time)}, not a string")
+            raise InputError(f"'timestamp' is {json_kind(time)}, not a string")
     if time is not MISSING:
         if not isinstance(time, str):
-            raise InputError(f"'time' is {_kind(time)}, not a string")
+            raise InputError(f"'time' is {json_kind(time)}, not a string")
         out["time"] = time
 
     source = raw.get("event_source", MISSING)
@@ -157,7 +143,7 @@ def normalise(raw: dict[str, Any]) -> dict[str, Any]:
         source = context.get("event_source", MISSING)
     if source is not MISSING:
         if not isinstance(source, str):
-            raise InputError(f"'event_source' is {_kind(source)}, not a string")
+            raise InputError(f"'event_source' is {json_kind(source)}, not a string")
         out["event_source"] = source
 
     if "event" in raw:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from translator.mapping.nodes import Issues, Loc, Node, load_yaml_file, merge_nodes
+from translator.messages import did_you_mean
 
 __all__ = ["SECTIONS", "SHARED_FOLDER", "MappingSources", "assemble", "core_files", "env_vars"]
 
@@ -49,11 +49,6 @@ def core_files(mappings_dir: Path, target: str) -> list[Path]:
     return files
 
 
-def _suggest(name: str, known: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.75)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
 def _is_tag(node: Node, tag: str) -> bool:
     return node.kind == "tag" and node.tag == tag
 
@@ -79,7 +74,9 @@ class _Assembler:
             return
         for key, section in root.value.items():
             if key not in SECTIONS:
-                self.issues.add(section.loc, f"unknown section {key!r}{_suggest(key, SECTIONS)}")
+                self.issues.add(
+                    section.loc, f"unknown section {key!r}{did_you_mean(key, SECTIONS)}"
+                )
                 continue
             if section.kind != "map":
                 self.issues.add(section.loc, f"{key} is a map of names to entries")
@@ -119,7 +116,7 @@ class _Assembler:
         if _is_tag(body, "!disable"):
             if name not in events and name not in self.sources.disabled:
                 self.issues.add(
-                    body.loc, f"unknown event {name!r}{_suggest(name, self._known_events())}"
+                    body.loc, f"unknown event {name!r}{did_you_mean(name, self._known_events())}"
                 )
                 return
             events.pop(name, None)
@@ -127,7 +124,7 @@ class _Assembler:
             return
         if body.kind == "tag" and body.tag in ("!delete", "!replace") and name not in events:
             self.issues.add(
-                body.loc, f"unknown event {name!r}{_suggest(name, self._known_events())}"
+                body.loc, f"unknown event {name!r}{did_you_mean(name, self._known_events())}"
             )
             return
         if _is_tag(body, "!delete"):
@@ -149,7 +146,7 @@ class _Assembler:
         if overlay and whole.get("statement") is None and whole.get("extends") is None:
             self.issues.add(
                 body.loc,
-                f"unknown event {name!r}{_suggest(name, self._known_events())}"
+                f"unknown event {name!r}{did_you_mean(name, self._known_events())}"
                 " (a new event needs a whole mapping: 'statement' or 'extends')",
             )
             return

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from translator.mapping.codegen import CheckedTemplate, compile_statement, compile_template
 from translator.mapping.directives import (
@@ -14,6 +12,7 @@ from translator.mapping.directives import (
 )
 from translator.mapping.nodes import Loc, Node, merge_nodes
 from translator.mapping.paths import PathSyntaxError, compile_path
+from translator.messages import did_you_mean
 from translator.missing import MISSING
 from translator.statement_ids import id_suffix
 
@@ -74,11 +73,6 @@ class CompiledEvent:
     variants: Mapping[str, CompiledVariant]
 
 
-def _suggest(name: str, known: Any) -> str:
-    close = difflib.get_close_matches(name, list(known), n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
 def _names(node: Node, ctx: CompileContext, what: str) -> list[str]:
     """A name or a list of names (extends, aliases)."""
     items = node.value if node.kind == "seq" else [node]
@@ -119,7 +113,9 @@ def resolve_event(body: Node, ctx: CompileContext, stack: tuple[str, ...] = ()) 
     for name in _names(extends, ctx, "extends"):
         fragment = ctx.fragments.get(name)
         if fragment is None:
-            ctx.issues.add(extends.loc, f"unknown fragment {name!r}{_suggest(name, ctx.fragments)}")
+            ctx.issues.add(
+                extends.loc, f"unknown fragment {name!r}{did_you_mean(name, ctx.fragments)}"
+            )
             continue
         if name in stack:
             ctx.issues.add(extends.loc, "extends cycle: " + " -> ".join([*stack, name]))
@@ -243,7 +239,7 @@ def compile_event(name: str, body: Node, ctx: CompileContext) -> CompiledEvent |
     resolved = resolve_event(body, ctx)
     for key, child in resolved.value.items():
         if key not in EVENT_KEYS:
-            ctx.issues.add(child.loc, f"unknown key {key!r}{_suggest(key, EVENT_KEYS)}")
+            ctx.issues.add(child.loc, f"unknown key {key!r}{did_you_mean(key, EVENT_KEYS)}")
 
     aliases = (
         tuple(_names(resolved.value["aliases"], ctx, "aliases"))
@@ -284,7 +280,7 @@ def compile_event(name: str, body: Node, ctx: CompileContext) -> CompiledEvent |
                     continue
                 for key, child in variant_body.value.items():
                     if key not in _VARIANT_KEYS:
-                        hint = _suggest(key, _VARIANT_KEYS)
+                        hint = did_you_mean(key, _VARIANT_KEYS)
                         ctx.issues.add(child.loc, f"unknown key {key!r} in a variant{hint}")
                 merged = _merge_bodies(common, variant_body)
                 variants[variant_name] = _compile_variant(name, variant_name, merged, ctx)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ from translator.mapping.contract import TargetRules
 from translator.mapping.functions import FUNCTIONS, FunctionContext
 from translator.mapping.nodes import Issues, Node
 from translator.mapping.paths import PathSyntaxError, compile_path, compile_path_all
+from translator.messages import did_you_mean
 from translator.missing import MISSING
 
 __all__ = [
@@ -73,11 +73,6 @@ def evaluator(compiled: Compiled) -> Evaluator:
     return compiled
 
 
-def _suggest(name: str, known: Any) -> str:
-    close = difflib.get_close_matches(name, list(known), n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
 def plain_data(node: Node) -> Any:
     """The data of a node that holds no directive (tables, vars)."""
     if node.kind == "map":
@@ -95,7 +90,7 @@ def compile_node(node: Node, ctx: CompileContext) -> Compiled:
         directive = DIRECTIVES.get(node.tag)
         if directive is None:
             ctx.issues.add(
-                node.loc, f"unknown directive {node.tag}{_suggest(node.tag, DIRECTIVES)}"
+                node.loc, f"unknown directive {node.tag}{did_you_mean(node.tag, DIRECTIVES)}"
             )
             return Const(MISSING)
         return directive(node, ctx)
@@ -170,7 +165,7 @@ def _map_arg(
     for key in inner.value:
         if key not in required and key not in optional:
             allowed = required | optional
-            ctx.issues.add(node.loc, f"{node.tag}: unknown key {key!r}{_suggest(key, allowed)}")
+            ctx.issues.add(node.loc, f"{node.tag}: unknown key {key!r}{did_you_mean(key, allowed)}")
             ok = False
     for key in sorted(required - inner.value.keys()):
         ctx.issues.add(node.loc, f"{node.tag}: missing key {key!r}")
@@ -248,7 +243,7 @@ def template_parts(node: Node, ctx: CompileContext) -> list[str | TemplatePath] 
         elif expression.startswith("vars."):
             name = expression[5:]
             if name not in ctx.vars:
-                ctx.issues.add(node.loc, f"unknown var {name!r}{_suggest(name, ctx.vars)}")
+                ctx.issues.add(node.loc, f"unknown var {name!r}{did_you_mean(name, ctx.vars)}")
                 continue
             value = _template_text(ctx.vars[name])
             if value is MISSING:
@@ -332,7 +327,7 @@ def _var(node: Node, ctx: CompileContext) -> Compiled:
     if name is None:
         return Const(MISSING)
     if name not in ctx.vars:
-        ctx.issues.add(node.loc, f"unknown var {name!r}{_suggest(name, ctx.vars)}")
+        ctx.issues.add(node.loc, f"unknown var {name!r}{did_you_mean(name, ctx.vars)}")
         return Const(MISSING)
     return Const(ctx.vars[name])
 
@@ -443,7 +438,7 @@ def _lookup(node: Node, ctx: CompileContext) -> Compiled:
         if found is None:
             ctx.issues.add(
                 table_node.loc,
-                f"unknown table {table_node.value!r}{_suggest(table_node.value, ctx.tables)}",
+                f"unknown table {table_node.value!r}{did_you_mean(table_node.value, ctx.tables)}",
             )
             return Const(MISSING)
         table = found
@@ -474,7 +469,9 @@ def call_parts(node: Node, ctx: CompileContext) -> tuple[Callable[..., Any], lis
     name = name_node.value if name_node.kind == "scalar" else None
     spec = FUNCTIONS.get(name) if isinstance(name, str) else None
     if spec is None:
-        ctx.issues.add(name_node.loc, f"unknown function {name!r}{_suggest(str(name), FUNCTIONS)}")
+        ctx.issues.add(
+            name_node.loc, f"unknown function {name!r}{did_you_mean(str(name), FUNCTIONS)}"
+        )
         return None
     arg_nodes: list[Node] = []
     if "args" in args:
@@ -525,7 +522,7 @@ def _ref(node: Node, ctx: CompileContext) -> Compiled:
         return ctx._fragment_cache[name]
     fragment = ctx.fragments.get(name)
     if fragment is None:
-        ctx.issues.add(node.loc, f"unknown fragment {name!r}{_suggest(name, ctx.fragments)}")
+        ctx.issues.add(node.loc, f"unknown fragment {name!r}{did_you_mean(name, ctx.fragments)}")
         return Const(MISSING)
     if name in ctx._fragment_stack:
         chain = " -> ".join([*ctx._fragment_stack, name])

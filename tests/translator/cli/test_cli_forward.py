@@ -224,3 +224,41 @@ def test_forward_wait_without_queue_is_a_usage_error(env: dict[str, str], tmp_pa
     result = _run(env, "forward", "--wait", str(log))
     assert result.exit_code == 2
     assert "--wait and --timeout go with --queue" in result.stderr
+
+
+def test_forward_sends_a_partial_batch_from_a_quiet_stdin_within_batch_max_wait(
+    env: dict[str, str], lrs: RalphLRS, tmp_path: Path
+) -> None:
+    # A pipe that stays open (as `tail -f | translator forward -`): the three statements must
+    # reach the LRS after batch_max_wait, long before the batch of 7 fills or stdin closes.
+    import subprocess
+    import sys
+    import time
+
+    from logs import enrollment
+
+    with subprocess.Popen(
+        [sys.executable, "-m", "translator", "forward", "-", "--no-progress"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **env, "TRANSLATOR_BATCH_MAX_WAIT": "0.5"},
+    ) as process:
+        assert process.stdin is not None and process.stderr is not None
+        for index in range(3):
+            process.stdin.write(orjson.dumps(enrollment(index)) + b"\n")
+        process.stdin.flush()
+        deadline = time.monotonic() + 20
+        while len(lrs.stored_statements()) < 3 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        delivered_while_reading = len(lrs.stored_statements())
+        still_reading = process.poll() is None
+        process.stdin.close()
+        stderr = process.stderr.read()
+        process.wait(timeout=30)
+    assert delivered_while_reading == 3
+    assert still_reading  # the batch went on time, not when stdin closed
+    assert process.returncode == 0, stderr.decode()
+    assert stderr.decode().strip().splitlines()[-1] == (
+        "read 3, translated 3, delivered 3, dead-lettered 0, skipped 0, rejected 0"
+    )

@@ -317,8 +317,8 @@ def test_decode_event_rejects_trailing_content() -> None:
 @pytest.mark.parametrize(
     ("text", "kind"),
     [
-        (b'[{"name": "a"}, {"name": "b"}]', "a list"),
-        (b"[1, 2]", "a list"),
+        (b'[{"name": "a"}, {"name": "b"}]', "an array"),
+        (b"[1, 2]", "an array"),
         (b"42", "a number"),
         (b'"{not an object}"', "a string"),
         (b"true", "a boolean"),
@@ -455,7 +455,7 @@ def test_normalise_gives_an_empty_context_when_missing_or_null() -> None:
 def test_normalise_rejects_a_context_that_is_a_list() -> None:
     with pytest.raises(InputError) as caught:
         normalise(dict(TRACKING_SERVER, context=[{"course_id": "x"}]))
-    assert caught.value.reason == "'context' is a list, not an object"
+    assert caught.value.reason == "'context' is an array, not an object"
 
 
 @pytest.mark.parametrize(
@@ -475,7 +475,7 @@ def test_normalise_rejects_a_field_of_the_wrong_type(field: str, value: Any, rea
 def test_normalise_rejects_a_timestamp_of_the_wrong_type() -> None:
     with pytest.raises(InputError) as caught:
         normalise(dict(EVENT_BUS, timestamp=["2023"]))
-    assert caught.value.reason == "'timestamp' is a list, not a string"
+    assert caught.value.reason == "'timestamp' is an array, not a string"
 
 
 def test_normalise_prefers_time_to_timestamp() -> None:

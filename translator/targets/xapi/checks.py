@@ -18,6 +18,7 @@ import orjson
 
 from translator.errors import TranslationError
 from translator.mapping.contract import ABSENT, ConstantAt, LeafRule, Place
+from translator.messages import json_kind
 
 __all__ = ["XAPI_VERSION", "check_statement", "place", "score_ok", "statement_problems"]
 
@@ -148,23 +149,6 @@ def _learn(value: str, syntax: Callable[[str], object], memo: set[str]) -> bool:
 
 
 # --- messages (built only when a rule fails) ------------------------------------------------------
-def _kind(value: Any) -> str:
-    """Name a value's JSON type, with its article, for "must be X, not Y" messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return f"a {type(value).__name__} (not JSON)"
-
-
 def _show(value: Any) -> str:
     """Quote a value as JSON, cut short so a message never carries a large payload."""
     try:
@@ -188,7 +172,7 @@ def _unknown(
 
 
 def _wrong(value: Any, expected: str, at: str, out: list[str]) -> None:
-    out.append(f"{at}: must be {expected}, not {_kind(value)}")
+    out.append(f"{at}: must be {expected}, not {json_kind(value)}")
 
 
 # --- checkers -------------------------------------------------------------------------------------
