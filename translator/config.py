@@ -52,6 +52,10 @@ class Settings:
     visibility_timeout: float = 3600.0
     retry_initial: float = 1.0
     retry_max: float = 300.0
+    # A stop (SIGTERM, Ctrl-C) settles what was read within this many seconds, then parks the rest.
+    stop_grace: float = 10.0
+    # Where `translator follow` keeps the position of each followed log (DESIGN §11).
+    checkpoint_path: Path = Path("checkpoints.json")
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with the given (already typed) settings changed; `None` means "not given"."""

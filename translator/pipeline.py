@@ -5,8 +5,9 @@
 `run` is the one loop every mode shares (dry-run, forward; workers run it per chunk). It counts
 each line into the Summary, hands statements to the sinks, rejected lines to `on_reject`, gives
 the sinks time to flush what has waited too long (also when the input is quiet: an intake yields
-IDLE then), and tells `on_settled` which line every statement before has been settled for
-(written, delivered, enqueued or dead-lettered): what a checkpoint may advance to.
+IDLE then), and tells `on_settled` of each line, in order, once its statements and those of every
+line before it are settled (written, delivered, enqueued or dead-lettered): what a checkpoint may
+advance to.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def translate_lines(
 
 
 class _Acknowledger:
-    """Follows which lines are settled in every sink, and reports the last of them, in order."""
+    """Follows which lines are settled in every sink, and reports them in order."""
 
     def __init__(self, sinks: Sequence[Sink], on_settled: Callable[[SourceLine], None]) -> None:
         self._sinks = sinks
@@ -95,11 +96,8 @@ class _Acknowledger:
     def report(self) -> None:
         held = [s for s in (sink.oldest_unsettled() for sink in self._sinks) if s is not None]
         limit = min(held) if held else None
-        last: SourceLine | None = None
         while self._waiting and (limit is None or self._waiting[0][0] < limit):
-            last = self._waiting.popleft()[1]
-        if last is not None:
-            self._on_settled(last)
+            self._on_settled(self._waiting.popleft()[1])
 
 
 def run(
@@ -111,9 +109,9 @@ def run(
     on_settled: Callable[[SourceLine], None] | None = None,
 ) -> None:
     """Count every result, hand statements to the sinks and rejects to `on_reject`, then finish
-    the sinks. `on_settled(line)` is told, in order, the last line whose statements (and all
-    before it) every sink has settled. An exception from a sink stops the run as it is: the
-    caller decides what becomes of what the sinks still hold.
+    the sinks. `on_settled(line)` is told of each line, in order, once every sink has settled its
+    statements and those of the lines before it. An exception from a sink stops the run as it
+    is: the caller decides what becomes of what the sinks still hold.
     """
     acknowledger = _Acknowledger(sinks, on_settled) if on_settled is not None else None
     seq = 0

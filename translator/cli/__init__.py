@@ -11,6 +11,7 @@ from translator.cli.coverage import coverage
 from translator.cli.dead_letters import dead_letters
 from translator.cli.dry_run import dry_run
 from translator.cli.explain import explain
+from translator.cli.follow import follow
 from translator.cli.forward import forward
 from translator.cli.worker import worker
 
@@ -32,5 +33,5 @@ def main(ctx: click.Context, config: Path | None) -> None:
 
 
 # The commands, in the order `translator --help` lists them (click sorts them by name).
-for _command in (dry_run, check, explain, coverage, forward, dead_letters, worker):
+for _command in (dry_run, check, explain, coverage, forward, follow, dead_letters, worker):
     main.add_command(_command)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, BinaryIO, NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
 import click
@@ -119,18 +120,29 @@ def input_lines(
     """The lines of `paths` (checked readable now: raises ConfigError), with a progress bar on a
     terminal; reading stdin, IDLE comes whenever no line came for `batch_max_wait` seconds, so
     a quiet pipe still gets its statements sent."""
-    lines = progress_lines(paths, settings, progress=progress)
-    if "-" in paths:
-        return with_idle_ticks(lines, settings.batch_max_wait)
-    return lines
+    if "-" not in paths:
+        return progress_lines(paths, settings, progress=progress)
+    lines = progress_lines(paths, settings, progress=progress, stdin=_own_stdin())
+    return with_idle_ticks(lines, settings.batch_max_wait)
 
 
 def progress_lines(
-    paths: Sequence[str], settings: Settings, *, progress: bool
+    paths: Sequence[str], settings: Settings, *, progress: bool, stdin: BinaryIO | None = None
 ) -> Iterator[SourceLine]:
     """The lines of `paths` (checked readable now: raises ConfigError), with a progress bar on
     a terminal."""
-    return _with_progress(read_lines(paths, max_line_bytes=settings.max_line_bytes), progress)
+    lines = read_lines(paths, max_line_bytes=settings.max_line_bytes, stdin=stdin)
+    return _with_progress(lines, progress)
+
+
+def _own_stdin() -> BinaryIO | None:
+    """A reader of its own on standard input, for the intake thread: a thread blocked in
+    sys.stdin's reader would hold its lock when the interpreter exits, which aborts it."""
+    try:
+        descriptor = sys.stdin.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (tests give a buffer)
+        return None
+    return os.fdopen(os.dup(descriptor), "rb")
 
 
 def redact(url: str) -> str:

@@ -19,6 +19,7 @@ from translator.cli.common import (
     settings_of,
     translator_of,
 )
+from translator.cli.stopping import Stopped, graceful_stop, until_stopped
 from translator.errors import ConfigError
 from translator.pipeline import run, translate_lines
 from translator.sinks.rejects import RejectsWriter
@@ -75,8 +76,9 @@ def dry_run(
             except OSError as exc:
                 fail(f"{rejects}: cannot write rejects file: {exc.strerror}")
         printer = JsonLinesSink(sys.stdout.buffer)
+        stop = stack.enter_context(graceful_stop(settings.stop_grace))
         try:
-            lines = input_lines(paths, settings, progress=progress)
+            lines = until_stopped(input_lines(paths, settings, progress=progress), stop)
             run(
                 translate_lines(lines, translator, strict=strict),
                 summary,
@@ -90,6 +92,12 @@ def dry_run(
             printer.finish()
             click.echo(f"error: {exc}", err=True)
             status = EXIT_USAGE
+        except Stopped:
+            stop.signal_name = stop.signal_name or "SIGTERM"
+        if stop.signal_name:
+            status = stop.exit_status
+            after = f" after {stop.last_read.where}" if stop.last_read is not None else ""
+            click.echo(f"stopped by {stop.signal_name}{after}", err=True)
     for detail in summary.detail_lines():
         click.echo(detail, err=True)
     if rejects is not None and summary.rejected:

@@ -10,7 +10,6 @@ from typing import NoReturn
 import click
 
 from translator.cli.common import (
-    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_REJECTED,
     EXIT_USAGE,
@@ -25,6 +24,7 @@ from translator.cli.common import (
     translator_of,
 )
 from translator.cli.queued import forward_queued
+from translator.cli.stopping import Stop, Stopped, graceful_stop, until_stopped
 from translator.config import Settings
 from translator.errors import ConfigError, DeliveryError
 from translator.pipeline import run, translate_lines
@@ -147,9 +147,10 @@ def _forward_direct(
             except OSError as exc:
                 fail(f"{rejects}: cannot write rejects file: {exc.strerror}")
         stack.enter_context(library_warnings())
+        stop = stack.enter_context(graceful_stop(settings.stop_grace))
         try:
             try:
-                lines = input_lines(paths, settings, progress=progress)
+                lines = until_stopped(input_lines(paths, settings, progress=progress), stop)
                 run(
                     translate_lines(lines, translator),
                     summary,
@@ -160,12 +161,15 @@ def _forward_direct(
                 click.echo(f"error: {exc}", err=True)
                 status = EXIT_USAGE
                 sink.finish()
-        except KeyboardInterrupt:
-            sink.interrupt("interrupted before delivery")
-            click.echo("interrupted: statements not yet delivered are dead letters", err=True)
-            status = EXIT_INTERRUPTED
+        except (Stopped, KeyboardInterrupt):
+            sink.interrupt("stopped before delivery")
+            if not stop.requested.is_set():
+                stop.signal_name = "SIGINT"
         except DeliveryError as exc:  # the dead-letter store itself failed
             fail(str(exc))
+        if stop.signal_name:
+            status = stop.exit_status
+            _explain_stop(stop, settings)
     for detail in summary.detail_lines():
         click.echo(detail, err=True)
     for route in sink.routes:
@@ -205,3 +209,21 @@ def _forward_direct(
     if status == EXIT_OK and (summary.rejected or dead_lettered):
         status = EXIT_REJECTED
     sys.exit(status)
+
+
+def _explain_stop(stop: Stop, settings: Settings) -> None:
+    """Say what a stop left undone, and how to finish it."""
+    where = stop.last_read
+    click.echo(f"stopped by {stop.signal_name}", err=True)
+    if where is not None:
+        click.echo(
+            f"the lines after {where.where} were not read: to send them, forward the rest of "
+            f"{where.source} (for instance `tail -n +{where.lineno + 1} {where.source} | "
+            "translator forward -`)",
+            err=True,
+        )
+    click.echo(
+        "statements of the lines read that could not be delivered in time are dead letters in "
+        f"{settings.dead_letter_path}: `translator dead-letters replay` sends them",
+        err=True,
+    )

@@ -17,13 +17,31 @@ from typing import IO, BinaryIO, Final
 
 from translator.errors import ConfigError
 
-__all__ = ["DEFAULT_MAX_LINE_BYTES", "STDIN_NAME", "SourceLine", "read_lines"]
+__all__ = ["DEFAULT_MAX_LINE_BYTES", "STDIN_NAME", "FilePosition", "SourceLine", "read_lines"]
 
 DEFAULT_MAX_LINE_BYTES: Final = 1_000_000  # the default of Settings.max_line_bytes
 STDIN_NAME: Final = "<stdin>"
 # The rest of an over-long line is read and dropped this many bytes at a time.
 _DISCARD_CHUNK: Final = 1 << 16
 _GZIP_MAGIC: Final = b"\x1f\x8b"
+
+
+@dataclass(frozen=True, slots=True)
+class FilePosition:
+    """Where a followed file stands after a line: what a checkpoint stores (DESIGN §11).
+
+    `path` is the path followed (as given), `device` and `inode` the identity of the file that was
+    read (a rotated file keeps its identity under another name), `fingerprint` a digest of its
+    first line (which finds it again once renamed or compressed), `offset` the byte just after
+    the line in the file's (decompressed) content, `lineno` the line's number in that file.
+    """
+
+    path: str
+    device: int
+    inode: int
+    fingerprint: str
+    offset: int
+    lineno: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +56,8 @@ class SourceLine:
     """The raw line without its line ending; b"" when the line was too long."""
     over_limit: int = 0
     """The byte limit the line exceeded (its content was discarded while reading), or 0."""
+    position: FilePosition | None = None
+    """Set by a follower: where its file stands once this line is settled."""
 
     @property
     def too_long(self) -> bool:

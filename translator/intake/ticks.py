@@ -30,6 +30,7 @@ class Idle(Enum):
 IDLE: Final = Idle.IDLE
 
 _QUEUE_LINES: Final = 1024  # read-ahead, so memory stays bounded when the run is slower
+_MAX_WAIT: Final = 0.25  # seconds between two IDLE on a quiet input, at most
 
 
 class _Ended:
@@ -40,7 +41,8 @@ class _Ended:
 
 
 def with_idle_ticks(lines: Iterator[SourceLine], every: float) -> Iterator[SourceLine | Idle]:
-    """Yield the lines of `lines` in order, and IDLE whenever none came for `every` seconds.
+    """Yield the lines of `lines` in order, and IDLE whenever none came for `every` seconds
+    (at most _MAX_WAIT: a stop request is noticed between two items).
 
     `lines` is read in a daemon thread; an exception it raises is raised here, after the lines
     read before it.
@@ -57,9 +59,10 @@ def with_idle_ticks(lines: Iterator[SourceLine], every: float) -> Iterator[Sourc
         handoff.put(_Ended(error))
 
     threading.Thread(target=read, name="translator-intake", daemon=True).start()
+    wait = min(every, _MAX_WAIT)
     while True:
         try:
-            item = handoff.get(timeout=every)
+            item = handoff.get(timeout=wait)
         except queue.Empty:
             yield IDLE
             continue

@@ -262,3 +262,38 @@ def test_forward_sends_a_partial_batch_from_a_quiet_stdin_within_batch_max_wait(
     assert stderr.decode().strip().splitlines()[-1] == (
         "read 3, translated 3, delivered 3, dead-lettered 0, skipped 0, rejected 0"
     )
+
+
+def test_forward_on_sigterm_delivers_what_it_read_and_says_where_reading_stopped(
+    env: dict[str, str], lrs: RalphLRS, tmp_path: Path
+) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from logs import enrollment
+
+    with subprocess.Popen(
+        [sys.executable, "-m", "translator", "forward", "-", "--no-progress"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **env, "TRANSLATOR_BATCH_MAX_WAIT": "60"},
+    ) as process:
+        assert process.stdin is not None and process.stderr is not None
+        for index in range(3):
+            process.stdin.write(orjson.dumps(enrollment(index)) + b"\n")
+        process.stdin.flush()
+        time.sleep(1.5)  # read, and held for a batch that is neither full nor due
+        process.send_signal(signal.SIGTERM)
+        stderr = process.stderr.read().decode()
+        process.wait(timeout=30)
+        process.stdin.close()
+    assert process.returncode == 128 + signal.SIGTERM, stderr
+    assert len(lrs.stored_statements()) == 3  # the stop settled what was read
+    assert "stopped by SIGTERM" in stderr
+    assert "the lines after <stdin>:3 were not read" in stderr
+    assert stderr.strip().splitlines()[-1] == (
+        "read 3, translated 3, delivered 3, dead-lettered 0, skipped 0, rejected 0"
+    )

@@ -102,6 +102,7 @@ def test_events_all_names_the_public_api() -> None:
     assert sorted(events.__all__) == ["decode_event", "normalise", "parse_line"]
     assert sorted(lines.__all__) == [
         "DEFAULT_MAX_LINE_BYTES",
+        "FilePosition",
         "STDIN_NAME",
         "SourceLine",
         "read_lines",
