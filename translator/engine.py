@@ -17,11 +17,22 @@ from translator.missing import MISSING
 from translator.plan import Plan
 from translator.xapi import check_statement, score_ok
 
-__all__ = ["REJECTED", "SKIPPED", "TRANSLATED", "Outcome", "Translator", "statement_id"]
+__all__ = [
+    "PAGE_REQUEST",
+    "REJECTED",
+    "SKIPPED",
+    "TRANSLATED",
+    "Outcome",
+    "Translator",
+    "statement_id",
+]
 
 TRANSLATED: Final = "translated"
 SKIPPED: Final = "skipped"
 REJECTED: Final = "rejected"
+# The event mapping of every server page request: Open edX's tracker logs each request it serves
+# with the request path as event_type (and no name), so there is one event type per URL.
+PAGE_REQUEST: Final = "page_request"
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +113,11 @@ class Translator:
         if mapping is None and event_type is not None:
             mapping = self._events.get(event_type)
         label = name if name is not None else (event_type or "")
+        if mapping is None and label[:1] == "/":  # a page request, counted under its path
+            mapping = self._events.get(PAGE_REQUEST)
+            if mapping is None:
+                reason = self._disabled.get(PAGE_REQUEST)
+                return Outcome(SKIPPED, reason=reason or "no mapping", event_name=label)
         if mapping is None:
             reason = self._disabled.get(label) or self._disabled.get(event_type or "")
             return Outcome(SKIPPED, reason=reason or "no mapping", event_name=label)

@@ -9,7 +9,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from translator.engine import REJECTED, SKIPPED, TRANSLATED, Outcome, Translator
+from translator.engine import PAGE_REQUEST, REJECTED, SKIPPED, TRANSLATED, Outcome, Translator
 from translator.errors import InputError, TranslationError
 from translator.events import SourceLine, parse_line
 from translator.xapi import strict_check
@@ -29,8 +29,8 @@ _DETAIL_LIMIT = 1_000  # distinct names and reasons kept apart: memory stays fla
 
 
 def summary_key(name: str) -> str:
-    """The name an event is counted under: page requests (an URL as event_type) share one."""
-    return "(page request)" if name.startswith("/") else name
+    """The name an event is counted under; PAGE_REQUEST for a page request (path as event_type)."""
+    return PAGE_REQUEST if name.startswith("/") else name
 
 
 @dataclass(slots=True)
