@@ -2,7 +2,8 @@
 
 Run: python bench/translate.py [--events N]
 
-Both sides read the same generated tracking log (enrollment, problem_check, certificates, forum,
+Both sides read the same generated tracking log, in a real log's mix (server page requests and
+course video events are most of it; then problem_check, forum, enrollment, certificates and
 pre-roll video), decode each line, build the statements and serialise them to JSON. The dry-run
 side is the product's own path (read_lines -> parse_line -> Translator -> checks -> JSON lines); the
 ideal is plain Python that builds the same statements directly (same fields, same values; only
@@ -20,6 +21,7 @@ import hashlib
 import hmac
 import os
 import random
+import re
 import tempfile
 import time
 import uuid
@@ -150,6 +152,43 @@ def _event(kind: str, rng: random.Random, n: int) -> dict[str, Any]:
             "event_source": "server",
             "event": event,
         }
+    if kind == "page":
+        path = rng.choice(
+            [
+                f"/courses/{course}/courseware/{rng.getrandbits(64):016x}/",
+                f"/courses/{course}/progress",
+                "/dashboard",
+                f"/courses/{course}/discussion/forum",
+            ]
+        )
+        context["path"] = path
+        return {
+            **base,
+            "event_type": path,
+            "event_source": "server",
+            "event": '{"GET": {}, "POST": {}}',
+        }
+    if kind == "video":
+        name = rng.choice(["play_video", "pause_video", "seek_video", "load_video"])
+        video_event: dict[str, Any] = {
+            "id": f"{rng.getrandbits(128):032x}",
+            "code": "html5",
+            "duration": 600.0,
+        }
+        if name == "seek_video":
+            video_event.update(
+                old_time=12.5, new_time=round(rng.random() * 600, 2), type="onSlideSeek"
+            )
+        elif name != "load_video":
+            video_event["currentTime"] = round(rng.random() * 600, 2)
+        return {
+            **base,
+            "name": name,
+            "event_type": name,
+            "event_source": "browser",
+            "page": base["referer"],
+            "event": orjson.dumps(video_event).decode(),
+        }
     video = f"{rng.getrandbits(128):032x}"
     event = {
         "host_component_id": video,
@@ -167,11 +206,21 @@ def _event(kind: str, rng: random.Random, n: int) -> dict[str, Any]:
     }
 
 
-KINDS = ("enrollment", "problem", "certificate", "forum", "video")
+# A real log's mix (weights per cycle): page requests and course video events are most of it.
+MIX = {
+    "page": 4,
+    "video": 4,
+    "problem": 1,
+    "forum": 1,
+    "enrollment": 1,
+    "certificate": 1,
+    "bumper": 1,
+}
+KINDS = tuple(kind for kind, weight in MIX.items() for _ in range(weight))
 
 
 def generate_log(path: Path, count: int) -> None:
-    """Write `count` tracking-log lines, the five families in equal parts."""
+    """Write `count` tracking-log lines, the families in the proportions of MIX."""
     rng = random.Random(7)
     with path.open("wb") as handle:
         for n in range(count):
@@ -192,8 +241,9 @@ def _actor(user: Any) -> dict[str, Any]:
 def _base(raw: dict[str, Any], verb: str, display: str, obj: dict[str, Any]) -> dict[str, Any]:
     ctx = raw["context"]
     course_iri = f"{LMS}/course/{ctx['course_id']}"
+    name = raw.get("name") or raw["event_type"]
     statement = {
-        "id": str(uuid.uuid5(NAMESPACE, raw["time"] + raw["name"] + str(ctx["user_id"]))),
+        "id": str(uuid.uuid5(NAMESPACE, raw["time"] + name + str(ctx["user_id"]))),
         "version": "1.0.3",
         "timestamp": raw["time"],
         "actor": _actor(ctx["user_id"]),
@@ -216,13 +266,71 @@ def _base(raw: dict[str, Any], verb: str, display: str, obj: dict[str, Any]) -> 
     return statement
 
 
+_NOT_IRI = re.compile(r"[\s\x00-\x1f\x7f<>\"{}|\\^`]")
+_VIDEO_VERBS = {
+    "load_video": ("http://adlnet.gov/expapi/verbs/initialized", "initialized"),
+    "play_video": ("https://w3id.org/xapi/video/verbs/played", "played"),
+    "pause_video": ("https://w3id.org/xapi/video/verbs/paused", "paused"),
+    "seek_video": ("https://w3id.org/xapi/video/verbs/seeked", "seeked"),
+}
+_VIDEO_CATEGORY = {
+    "id": "https://w3id.org/xapi/video",
+    "definition": {"type": "http://adlnet.gov/expapi/activities/profile"},
+}
+
+
+def _percent(match: re.Match[str]) -> str:
+    return "".join(f"%{byte:02X}" for byte in match.group(0).encode())
+
+
+def _video_statement(raw: dict[str, Any], name: str, event: dict[str, Any]) -> dict[str, Any]:
+    course_key = raw["context"]["course_id"].split(":", 1)[1]
+    obj = {
+        "objectType": "Activity",
+        "id": f"{LMS}/xblock/block-v1:{course_key}+type@video+block@{event['id']}",
+        "definition": {"type": "https://w3id.org/xapi/video/activity-type/video"},
+    }
+    verb, display = _VIDEO_VERBS[name]
+    statement = _base(raw, verb, display, obj)
+    context = statement["context"]
+    context["contextActivities"]["category"] = [_VIDEO_CATEGORY]
+    context["extensions"]["https://w3id.org/xapi/video/extensions/length"] = float(
+        event["duration"]
+    )
+    context["extensions"]["https://w3id.org/xapi/video/extensions/session-id"] = raw["session"]
+    if name == "seek_video":
+        statement["result"] = {
+            "extensions": {
+                "https://w3id.org/xapi/video/extensions/time-from": float(event["old_time"]),
+                "https://w3id.org/xapi/video/extensions/time-to": float(event["new_time"]),
+            }
+        }
+    elif name != "load_video":
+        statement["result"] = {
+            "extensions": {
+                "https://w3id.org/xapi/video/extensions/time": float(event["currentTime"])
+            }
+        }
+    return statement
+
+
 def hand_translate(line: bytes) -> list[dict[str, Any]]:
     """The ideal: plain Python building the same statements as the core mappings do."""
     raw = orjson.loads(line)
-    name = raw["name"]
+    name = raw.get("name")
+    if name is None:  # a server page request: its path is the event type
+        path = _NOT_IRI.sub(_percent, raw["event_type"].split("?", 1)[0])
+        obj = {
+            "objectType": "Activity",
+            "id": LMS + path,
+            "definition": {"type": "http://activitystrea.ms/schema/1.0/page"},
+        }
+        return [_base(raw, "http://id.tincanapi.com/verb/viewed", "viewed", obj)]
     event = raw["event"]
     if isinstance(event, str):
         event = orjson.loads(event)
+    if name in _VIDEO_VERBS:
+        return [_video_statement(raw, name, event)]
     if name == "edx.course.enrollment.activated":
         obj = {
             "objectType": "Activity",
@@ -364,7 +472,9 @@ def main() -> None:
     assert summary.reconciles and summary.translated == args.events, summary.total_line()
     ideal_rate = args.events / ideal_seconds
     dry_rate = args.events / dry_seconds
-    print(f"events: {args.events} ({', '.join(KINDS)})")
+    print(
+        f"events: {args.events} ({', '.join(f'{kind} x{weight}' for kind, weight in MIX.items())})"
+    )
     print(
         f"dry-run path : {dry_rate:>10,.0f} events per CPU-second ({summary.statements} statements)"
     )

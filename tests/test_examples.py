@@ -27,7 +27,7 @@ def test_examples_tracking_log_translates_without_rejects(runner: CliRunner) -> 
     result = runner.invoke(main, ["dry-run", str(LOG)])
     assert result.exit_code == 0, result.stderr
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("read 46, translated ")
+    assert last.startswith("read 52, translated ")
     assert last.endswith(", rejected 0")
 
 

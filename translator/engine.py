@@ -16,7 +16,7 @@ from translator.mapping.plan import Plan
 from translator.missing import MISSING
 from translator.statement_ids import StatementIds, id_suffix, uuid5_text
 
-__all__ = ["REJECTED", "SKIPPED", "TRANSLATED", "Outcome", "Status", "Translator"]
+__all__ = ["PAGE_REQUEST", "REJECTED", "SKIPPED", "TRANSLATED", "Outcome", "Status", "Translator"]
 
 
 class Status(StrEnum):
@@ -30,6 +30,9 @@ class Status(StrEnum):
 TRANSLATED: Final = Status.TRANSLATED
 SKIPPED: Final = Status.SKIPPED
 REJECTED: Final = Status.REJECTED
+# The event mapping of every server page request: Open edX's tracker logs each request it serves
+# with the request path as event_type (and no name), so there is one event type per URL.
+PAGE_REQUEST: Final = "page_request"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +99,11 @@ class Translator:
         if mapping is None and event_type is not None:
             mapping = self._events.get(event_type)
         label = name if name is not None else (event_type or "")
+        if mapping is None and label[:1] == "/":  # a page request, counted under its path
+            mapping = self._events.get(PAGE_REQUEST)
+            if mapping is None:
+                reason = self._disabled.get(PAGE_REQUEST)
+                return Outcome(SKIPPED, reason=reason or "no mapping", event_name=label)
         if mapping is None:
             reason = self._disabled.get(label) or self._disabled.get(event_type or "")
             return Outcome(SKIPPED, reason=reason or "no mapping", event_name=label)

@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from translator.engine import SKIPPED, TRANSLATED
+from translator.engine import PAGE_REQUEST, SKIPPED, TRANSLATED
 
 if TYPE_CHECKING:
     from translator.engine import Outcome
@@ -17,8 +17,8 @@ _DETAIL_LIMIT = 1_000  # distinct names and reasons kept apart: memory stays fla
 
 
 def summary_key(name: str) -> str:
-    """The name an event is counted under: page requests (an URL as event_type) share one."""
-    return "(page request)" if name.startswith("/") else name
+    """The name an event is counted under; PAGE_REQUEST for a page request (path as event_type)."""
+    return PAGE_REQUEST if name.startswith("/") else name
 
 
 @dataclass(slots=True)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from translator.config import Settings
-from translator.engine import REJECTED, SKIPPED, TRANSLATED, Translator
+from translator.engine import PAGE_REQUEST, REJECTED, SKIPPED, TRANSLATED, Translator
 from translator.intake.events import normalise
 from translator.mapping.plan import load_plan
 from translator.statement_ids import statement_id
@@ -234,3 +234,42 @@ def test_templates_prove_shapes_only_where_leaf_rules_apply(translator: Translat
     server = translator._events["problem_check"].variants["server"]
     assert server.statement.provable and server.statement.relations_dynamic
     assert server.statement.proven_masks
+
+
+def _core_translator(*overlays: Path) -> Translator:
+    settings = Settings(pseudonym_secret="engine-test", overlays=overlays)
+    return Translator(load_plan(settings, XAPI, environ={}), id_namespace=settings.id_namespace)
+
+
+PAGE_REQUESTED: dict[str, Any] = {
+    "event_type": "/courses/course-v1:Org+C1+2024/progress",
+    "time": "2024-05-01T10:00:00+00:00",
+    "event_source": "server",
+    "context": {"course_id": "course-v1:Org+C1+2024", "user_id": 42},
+    "event": '{"GET": {}, "POST": {}}',
+}
+
+
+def test_translate_gives_every_page_request_to_page_request() -> None:
+    outcome = _core_translator().translate(normalise(PAGE_REQUESTED))
+    assert (outcome.status, outcome.event_name) == (TRANSLATED, PAGE_REQUESTED["event_type"])
+    [statement] = outcome.statements
+    assert statement["object"]["id"].endswith("/courses/course-v1:Org+C1+2024/progress")
+
+
+def test_translate_skips_page_requests_when_page_request_is_disabled(tmp_path: Path) -> None:
+    (tmp_path / "overlay.yaml").write_text(
+        f'events:\n  {PAGE_REQUEST}: !disable "no page views"\n', encoding="utf-8"
+    )
+    outcome = _core_translator(tmp_path).translate(normalise(PAGE_REQUESTED))
+    assert (outcome.status, outcome.reason) == (SKIPPED, "no page views")
+
+
+def test_translate_counts_an_unknown_future_event_as_skipped_by_name() -> None:
+    raw = dict(ENROLLED, name="edx.future.event", event_type="edx.future.event")
+    outcome = _core_translator().translate(normalise(raw))
+    assert (outcome.status, outcome.reason, outcome.event_name) == (
+        SKIPPED,
+        "no mapping",
+        "edx.future.event",
+    )

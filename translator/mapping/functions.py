@@ -131,6 +131,17 @@ def _url_quote(value: Any) -> Any:
     return MISSING if text is MISSING else quote(text, safe=":@+~-._")
 
 
+# What RFC 3987 never allows in an IRI (the statement check refuses the same): blanks, controls,
+# and <>"{}|\^` (a backtick).
+_NOT_IRI = re.compile(r"[\s\x00-\x1f\x7f<>\"{}|\\^`]")
+
+
+def _iri_escape(value: Any) -> Any:
+    if not isinstance(value, str):
+        return MISSING
+    return _NOT_IRI.sub(lambda m: quote(m.group(0), safe=""), value)
+
+
 _TIMESTAMP = re.compile(
     r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?P<zone>Z|[+-]\d{2}:?\d{2})?"
 )
@@ -256,6 +267,7 @@ FUNCTIONS: Mapping[str, FunctionSpec] = {
     "lower": FunctionSpec(1, 1, _plain(_lower)),
     "join": FunctionSpec(1, 2, _plain(_join)),
     "url_quote": FunctionSpec(1, 1, _plain(_url_quote)),
+    "iri_escape": FunctionSpec(1, 1, _plain(_iri_escape)),
     "timestamp": FunctionSpec(1, 1, _plain(_timestamp)),
     "last_segment": FunctionSpec(2, 2, _plain(_last_segment)),
     "not": FunctionSpec(1, 1, _plain(_not)),

@@ -1,0 +1,33 @@
+"""Built-in functions called directly (the README examples run them through mappings)."""
+
+from __future__ import annotations
+
+import pytest
+
+from translator.mapping.functions import FUNCTIONS, FunctionContext
+from translator.missing import MISSING
+
+_CONTEXT = FunctionContext(pseudonym_secret=b"test", actor_map={})
+
+
+def _call(name: str, *args: object) -> object:
+    return FUNCTIONS[name].bind(_CONTEXT)(*args)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("/courses/course-v1:X+Y+Z/courseware", "/courses/course-v1:X+Y+Z/courseware"),
+        ("/a b\tc", "/a%20b%09c"),
+        ('<>"{}|\\^`', "%3C%3E%22%7B%7D%7C%5C%5E%60"),
+        ("/caf\u00e9/\u00a0", "/caf\u00e9/%C2%A0"),
+        ("100%", "100%"),
+    ],
+)
+def test_iri_escape_encodes_only_what_an_iri_cannot_hold(text: str, expected: str) -> None:
+    assert _call("iri_escape", text) == expected
+
+
+def test_iri_escape_of_a_non_text_is_missing() -> None:
+    assert _call("iri_escape", 3) is MISSING
+    assert _call("iri_escape", None) is MISSING
