@@ -13,6 +13,7 @@ from translator.cli.dry_run import dry_run
 from translator.cli.explain import explain
 from translator.cli.follow import follow
 from translator.cli.forward import forward
+from translator.cli.status import status
 from translator.cli.worker import worker
 
 __all__ = ["main"]
@@ -33,5 +34,6 @@ def main(ctx: click.Context, config: Path | None) -> None:
 
 
 # The commands, in the order `translator --help` lists them (click sorts them by name).
-for _command in (dry_run, check, explain, coverage, forward, follow, dead_letters, worker):
+_COMMANDS = (dry_run, check, explain, coverage, forward, follow, status, dead_letters, worker)
+for _command in _COMMANDS:
     main.add_command(_command)

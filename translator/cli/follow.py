@@ -125,7 +125,7 @@ def follow(
         checkpoints,
         from_end=start == "end",
         max_line_bytes=settings.max_line_bytes,
-        poll_interval=min(0.2, settings.batch_max_wait / 2),
+        poll_interval=min(0.05, settings.batch_max_wait / 4),
     )
     summary = Summary()
     status = EXIT_OK

@@ -140,3 +140,32 @@ def test_follow_without_a_checkpoint_asks_where_to_start(
     assert followers[0].wait(timeout=30) == 2
     assert followers[0].stderr is not None
     assert "--from-start" in followers[0].stderr.read().decode()
+
+
+def test_status_shows_checkpoints_dead_letters_and_the_queue(
+    env: dict[str, str], log: _Log, redis_url: str, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from translator.cli import main
+
+    log.append(3)
+    follower = _start(env, log, "--from-start")
+    deadline = time.monotonic() + 30
+    while not (tmp_path / "checkpoints.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    follower.send_signal(signal.SIGTERM)
+    assert follower.wait(timeout=30) == 0
+    assert follower.stderr is not None
+    follower.stderr.close()
+    log.append(1)
+    result = CliRunner().invoke(main, ["status"], env={**env, "TRANSLATOR_REDIS_URL": redis_url})
+    assert result.exit_code == 0, result.output
+    size = log.path.stat().st_size
+    assert f"{log.path}: line 3 (byte {size * 3 // 4}), {size // 4} bytes behind" in result.output
+    assert "dead letters: 0 in" in result.output
+    assert "queue (redis://127.0.0.1:" in result.output
+    unknown = CliRunner().invoke(
+        main, ["status", "--run", "nope"], env={**env, "TRANSLATOR_REDIS_URL": redis_url}
+    )
+    assert unknown.exit_code == 2 and "knows no run 'nope'" in unknown.output
