@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 import typing
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from translator.errors import ConfigError
+from translator.messages import did_you_mean
 
-__all__ = ["Settings", "default_mappings_dir", "load_settings"]
+__all__ = [
+    "Settings",
+    "check_settings",
+    "default_mappings_dir",
+    "load_settings",
+    "unknown_variables",
+]
 
 _ENV_PREFIX = "TRANSLATOR_"
 _DEFAULT_NAMESPACE = "6f0d1d4e-5c1b-4b8e-9a51-6a0c8e2f3b7d"
@@ -153,3 +163,75 @@ def load_settings(
         if raw_env is not None and raw_env != "":
             values[key] = _coerce(key, raw_env, kind)
     return Settings(**values)
+
+
+# Variables that are read but are not settings.
+_OTHER_VARIABLES = frozenset({"TRANSLATOR_CONFIG"})
+_VAR_PREFIX = "TRANSLATOR_VAR_"
+_AT_LEAST_ONE = ("max_line_bytes", "batch_size", "chunk_lines")
+_POSITIVE = ("batch_max_wait", "request_timeout", "retry_initial")
+
+
+def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
+    """A warning for each `TRANSLATOR_*` variable that names no setting (a typo is otherwise
+    silently ignored), with the closest setting's name."""
+    env = os.environ if environ is None else environ
+    known = {_ENV_PREFIX + name.upper() for name in typing.get_type_hints(Settings)}
+    warnings = []
+    for name in sorted(env):
+        if not name.startswith(_ENV_PREFIX) or name.startswith(_VAR_PREFIX):
+            continue
+        if name not in known and name not in _OTHER_VARIABLES:
+            warnings.append(f"{name} is not a setting and is ignored{did_you_mean(name, known)}")
+    return warnings
+
+
+def _url_problem(value: str, schemes: tuple[str, ...]) -> str | None:
+    parts = urlsplit(value)
+    if parts.scheme not in schemes:
+        return f"{value!r} is not a URL with a scheme ({', '.join(s + '://' for s in schemes)})"
+    if parts.scheme != "unix" and not parts.hostname:
+        return f"{value!r} names no host"
+    return None
+
+
+def check_settings(settings: Settings) -> None:
+    """Check what can be known before a run starts: URLs have a scheme, the id namespace is a
+    UUID, numbers are in range, the files named exist. Raises ConfigError listing every problem,
+    one line each, naming the setting (never showing a secret)."""
+    problems: list[str] = []
+    for name, schemes in (("lms_root_url", ("http", "https")), ("lrs_url", ("http", "https"))):
+        value = getattr(settings, name)
+        found = _url_problem(value, schemes) if value is not None else None
+        if found:
+            problems.append(f"setting {name}: {found}")
+    found = _url_problem(settings.redis_url, ("redis", "rediss", "unix"))
+    if found:
+        problems.append(f"setting redis_url: {found}")
+    try:
+        uuid.UUID(settings.id_namespace)
+    except ValueError:
+        problems.append(f"setting id_namespace: {settings.id_namespace!r} is not a UUID")
+    for name in _AT_LEAST_ONE:
+        if getattr(settings, name) < 1:
+            problems.append(f"setting {name}: must be at least 1, not {getattr(settings, name)}")
+    for name, value in ((f, getattr(settings, f)) for f in typing.get_type_hints(Settings)):
+        if isinstance(value, float) and not math.isfinite(value):
+            problems.append(f"setting {name}: must be a finite number, not {value}")
+    for name in _POSITIVE:
+        if not getattr(settings, name) > 0:
+            problems.append(f"setting {name}: must be more than 0, not {getattr(settings, name)}")
+    if settings.stop_grace < 0:
+        problems.append(f"setting stop_grace: must be 0 or more, not {settings.stop_grace}")
+    if settings.visibility_timeout < 1:
+        problems.append("setting visibility_timeout: must be at least 1 second")
+    if settings.retry_max < settings.retry_initial:
+        problems.append("setting retry_max: must be at least retry_initial")
+    if not settings.mappings_dir.is_dir():
+        problems.append(f"setting mappings_dir: {settings.mappings_dir} is not a directory")
+    for name in ("actor_map", "destinations_file"):
+        path = getattr(settings, name)
+        if path is not None and not path.is_file():
+            problems.append(f"setting {name}: {path} is not a readable file")
+    if problems:
+        raise ConfigError("\n".join(problems))

@@ -7,7 +7,7 @@ from typing import Any
 
 from celery import Celery
 
-from translator.config import Settings, load_settings
+from translator.config import Settings, check_settings, load_settings
 from translator.errors import ConfigError
 
 __all__ = [
@@ -28,8 +28,10 @@ QUEUE = "translator"
 @functools.cache
 def worker_settings() -> Settings:
     """The settings of this process (defaults < TRANSLATOR_CONFIG file < TRANSLATOR_* env), read
-    once. Raises ConfigError."""
-    return load_settings()
+    and checked once. Raises ConfigError."""
+    settings = load_settings()
+    check_settings(settings)
+    return settings
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from celery.signals import (
     worker_process_shutdown,
 )
 
+from translator.config import unknown_variables
 from translator.errors import (
     ConfigError,
     DeliveryError,
@@ -59,6 +60,8 @@ def _close_context(**_: Any) -> None:
 def _check_worker(**_: Any) -> None:
     """Refuse to start a worker that could not do its job (no secret, no destination, broken
     mappings), rather than retrying every message for ever."""
+    for warning in unknown_variables():
+        logger.warning("%s", warning)
     try:
         WorkerContext(worker_settings()).check()
     except (ConfigError, MappingError) as exc:

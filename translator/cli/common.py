@@ -13,7 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import click
 
-from translator.config import Settings, load_settings
+from translator.config import Settings, check_settings, load_settings, unknown_variables
 from translator.engine import Translator
 from translator.errors import ConfigError, MappingError
 from translator.intake.lines import SourceLine, read_lines
@@ -48,8 +48,10 @@ EXIT_INTERRUPTED = 130
 
 
 def fail(message: str) -> NoReturn:
-    """Say what is wrong on stderr and exit with the usage status."""
-    click.echo(f"error: {message}", err=True)
+    """Say what is wrong on stderr, one `error:` line per problem, and exit with the usage
+    status."""
+    for line in message.splitlines() or [""]:
+        click.echo(f"error: {line}", err=True)
     sys.exit(EXIT_USAGE)
 
 
@@ -63,7 +65,14 @@ def settings_of(ctx: click.Context, **overrides: Any) -> Settings:
     overlays = overrides.pop("overlays", ())
     if overlays:
         overrides["overlays"] = tuple(Path(o) for o in overlays)
-    return settings.with_overrides(**overrides)
+    settings = settings.with_overrides(**overrides)
+    for warning in unknown_variables():
+        click.echo(f"warning: {warning}", err=True)
+    try:
+        check_settings(settings)
+    except ConfigError as exc:
+        fail(str(exc))
+    return settings
 
 
 def load_command_plan(settings: Settings, target: str = DEFAULT_TARGET) -> Plan:
