@@ -64,3 +64,28 @@ def test_examples_overlay_adds_changes_and_disables(runner: CliRunner, tmp_path:
     ]
     assert statements[1]["context"]["platform"] == "Example University LMS"
     assert "edx.forum.searched: search queries stay on campus" in result.stderr
+
+
+def test_the_figures_in_readme_and_docs_are_what_the_sample_log_gives(runner: CliRunner) -> None:
+    # The docs quote the sample log's summary lines; they must stay what a run prints.
+    import re
+
+    result = runner.invoke(main, ["dry-run", str(LOG)])
+    dry_run = result.stderr.strip().splitlines()[-1]
+    numbers = re.fullmatch(
+        r"read (\d+), translated (\d+) \((\d+) statements\), skipped (\d+), rejected (\d+)", dry_run
+    )
+    assert numbers is not None
+    read, translated, statements, skipped, rejected = numbers.groups()
+    forward = (
+        f"read {read}, translated {translated}, delivered {statements}, dead-lettered 0, "
+        f"skipped {skipped}, rejected {rejected}"
+    )
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    operations = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    quoted = re.findall(r"read \d+, translated \d+ \(\d+ statements\)[^`\n]*rejected \d+", readme)
+    assert quoted == [dry_run]
+    assert re.findall(r"read \d+, translated \d+, delivered[^`\n]*rejected \d+", operations) == [
+        forward,
+        forward,
+    ]

@@ -57,14 +57,14 @@ class Settings:
     request_timeout: float = 30.0
     dead_letter_path: Path = Path("dead-letters.jsonl")
     chunk_lines: int = 500
-    # Delivery through the workers (DESIGN §10: a killed worker's message comes back only after
+    # Delivery through the workers (design §10: a killed worker's message comes back only after
     # `visibility_timeout` seconds, which must exceed the time one task can take).
     visibility_timeout: float = 3600.0
     retry_initial: float = 1.0
     retry_max: float = 300.0
     # A stop (SIGTERM, Ctrl-C) settles what was read within this many seconds, then parks the rest.
     stop_grace: float = 10.0
-    # Where `translator follow` keeps the position of each followed log (DESIGN §11).
+    # Where `translator follow` keeps the position of each followed log (design §11).
     checkpoint_path: Path = Path("checkpoints.json")
 
     def with_overrides(self, **changes: Any) -> Settings:
@@ -170,6 +170,7 @@ _OTHER_VARIABLES = frozenset({"TRANSLATOR_CONFIG"})
 _VAR_PREFIX = "TRANSLATOR_VAR_"
 _AT_LEAST_ONE = ("max_line_bytes", "batch_size", "chunk_lines")
 _POSITIVE = ("batch_max_wait", "request_timeout", "retry_initial")
+_PLACEHOLDER = "change-me"  # how .env.example's secrets begin
 
 
 def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
@@ -227,6 +228,12 @@ def check_settings(settings: Settings) -> None:
         problems.append("setting visibility_timeout: must be at least 1 second")
     if settings.retry_max < settings.retry_initial:
         problems.append("setting retry_max: must be at least retry_initial")
+    for name in _SECRET_NAMES:
+        secret = getattr(settings, name)
+        if secret is not None and secret.strip().lower().startswith(_PLACEHOLDER):
+            problems.append(
+                f"setting {name}: still the placeholder of .env.example: set a long random value"
+            )
     if not settings.mappings_dir.is_dir():
         problems.append(f"setting mappings_dir: {settings.mappings_dir} is not a directory")
     for name in ("actor_map", "destinations_file"):

@@ -20,7 +20,7 @@ __all__ = ["PAGE_REQUEST", "REJECTED", "SKIPPED", "TRANSLATED", "Outcome", "Stat
 
 
 class Status(StrEnum):
-    """The bucket every line ends in (DESIGN §3); the values are what summaries print."""
+    """The bucket every line ends in (design §3); the values are what summaries print."""
 
     TRANSLATED = "translated"
     SKIPPED = "skipped"

@@ -4,7 +4,7 @@
 
 The canonical event is the normalised event as JSON with sorted keys; US is the unit separator
 (0x1F), which JSON text never holds unescaped. The same line, mapped the same way, always gets
-the same id, so sending a log twice stores nothing twice (DESIGN §6). A target writes the UUID in
+the same id, so sending a log twice stores nothing twice (design §6). A target writes the UUID in
 its own form (translator.mapping.contract.TargetRules.statement_id). Changing this recipe would
 duplicate every statement already sent: a golden test pins it.
 """

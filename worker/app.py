@@ -35,7 +35,7 @@ def worker_settings() -> Settings:
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
-    """Celery settings for DESIGN §8 and §10.
+    """Celery settings for design §8 and §10.
 
     `acks_late` with `reject_on_worker_lost` and prefetch 1 make a message that a dying worker
     held come back to the queue; `visibility_timeout` (which must exceed the longest task) is how

@@ -18,6 +18,8 @@ username = os.environ.get("TRANSLATOR_LRS_USERNAME", "")
 password = os.environ.get("TRANSLATOR_LRS_PASSWORD", "")
 if not username or not password:
     sys.exit("set TRANSLATOR_LRS_USERNAME and TRANSLATOR_LRS_PASSWORD in .env")
+if password.lower().startswith("change-me"):
+    sys.exit("TRANSLATOR_LRS_PASSWORD is still the placeholder of .env.example: set it in .env")
 
 auth_file = Path(os.environ["RALPH_AUTH_FILE"])
 auth_file.parent.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ __all__ = ["assert_valid_statement"]
 def assert_valid_statement(stmt: dict[str, Any]) -> None:
     """Fail the calling test, listing every problem, unless stmt passes our rules and tincan's.
 
-    Our rules are listed in full first (tincan misses several: DESIGN §10); then strict_check
+    Our rules are listed in full first (tincan misses several: design §10); then strict_check
     builds the statement with tincan and reports what the round trip refused, dropped or changed.
     """
     __tracebackhide__ = True

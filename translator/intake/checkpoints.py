@@ -3,7 +3,7 @@
 A checkpoint only moves past a line once every statement of that line (and of every line before
 it) is delivered, enqueued or dead-lettered (pipeline.run's `on_settled`), so a restart after a
 crash re-reads at most the lines that were not settled; deterministic statement ids make their
-statements harmless the second time (DESIGN §11).
+statements harmless the second time (design §11).
 
 The state file is JSON, `{"version": 1, "files": {path: {device, inode, fingerprint, offset,
 lineno}}}`, replaced atomically (write a temporary file, fsync, rename, fsync the directory):

@@ -28,7 +28,7 @@ _GZIP_MAGIC: Final = b"\x1f\x8b"
 
 @dataclass(frozen=True, slots=True)
 class FilePosition:
-    """Where a followed file stands after a line: what a checkpoint stores (DESIGN §11).
+    """Where a followed file stands after a line: what a checkpoint stores (design §11).
 
     `path` is the path followed (as given), `device` and `inode` the identity of the file that was
     read (a rotated file keeps its identity under another name), `fingerprint` a digest of its

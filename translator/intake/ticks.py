@@ -2,7 +2,7 @@
 
 A read from a pipe or a followed log blocks until a line arrives. Reading in a thread and waiting
 on a queue with a timeout lets the run loop flush a partial batch after `batch_max_wait` however
-quiet the input is (DESIGN §11).
+quiet the input is (design §11).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Batched delivery to one destination with DESIGN §8's semantics: retry, split, dead-letter.
+"""Batched delivery to one destination with design §8's semantics: retry, split, dead-letter.
 
 How each answer is handled (whether the batch is posted in-process or by a worker):
 

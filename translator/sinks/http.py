@@ -1,6 +1,6 @@
 """What every endpoint client shares: answers classified for delivery, and the pooled HTTP client.
 
-An answer's `kind` is all delivery needs to decide (DESIGN §8), whatever the standard:
+An answer's `kind` is all delivery needs to decide (design §8), whatever the standard:
 
     delivered   2xx
     transient   429, 408, 425, 5xx, and every timeout or network error: retry later

@@ -88,3 +88,11 @@ def test_the_worker_refuses_a_redis_url_without_a_scheme() -> None:
     assert done.returncode == 2
     assert b"error: setting redis_url: 'localhost:6379' is not a URL" in done.stderr
     assert b"Traceback" not in done.stderr
+
+
+def test_a_placeholder_secret_of_the_env_example_stops_the_command() -> None:
+    env = {"TRANSLATOR_PSEUDONYM_SECRET": "change-me-to-a-long-random-string"}
+    result = CliRunner().invoke(main, ["dry-run", str(LOG)], env=env)
+    assert result.exit_code == 2
+    assert "error: setting pseudonym_secret: still the placeholder of .env.example" in result.output
+    assert "change-me-to-a-long" not in result.output

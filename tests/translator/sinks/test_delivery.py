@@ -1,4 +1,4 @@
-"""Delivery against a real ralph LRS and a real Redis: DESIGN §8's semantics, nothing mocked.
+"""Delivery against a real ralph LRS and a real Redis: design §8's semantics, nothing mocked.
 
 Faults ralph cannot produce (429 with Retry-After, 503, a hung connection, a 409 for an
 identical statement) use `StubLRS`, a small local HTTP server: those tests say so.

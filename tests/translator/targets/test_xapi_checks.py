@@ -964,7 +964,7 @@ def test_strict_check_reports_a_value_that_is_not_json() -> None:
     ],
 )
 def test_strict_check_catches_what_tincan_accepts(changes: dict[str, Any], expected: str) -> None:
-    # DESIGN §10: tincan builds and writes these statements without complaint.
+    # design §10: tincan builds and writes these statements without complaint.
     statement = changed(changes)
     tincan.Statement(copy.deepcopy(statement)).to_json()
     with pytest.raises(TranslationError) as info:

@@ -576,7 +576,7 @@ def _result(result: Any, at: str, out: list[str]) -> None:
 def _score(score: Any, at: str, out: list[str]) -> None:
     """The Result's (at) score: scaled in [-1, 1], min < max, min <= raw <= max.
 
-    tincan checks none of these (DESIGN §10).
+    tincan checks none of these (design §10).
     """
     if not isinstance(score, dict):
         _wrong(score, "a Score object", f"{at}/score", out)

@@ -1,7 +1,7 @@
 """The strict check of an xAPI statement: every rule of ours, then a lossless tincan round trip.
 
 Slow and thorough (tests, `--strict`): tincan alone misses rules such as a missing verb or
-`scaled` 1.5 (DESIGN §10), so it never replaces the fast checks of `checks`.
+`scaled` 1.5 (design §10), so it never replaces the fast checks of `checks`.
 """
 
 from __future__ import annotations
