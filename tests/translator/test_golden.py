@@ -13,17 +13,21 @@ release does not rewrite every fixture.
 from __future__ import annotations
 
 import json
+import subprocess
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
+from services import RalphLRS, ralph_python
 from support.tincan_check import assert_valid_statement
 
 from translator.config import Settings
 from translator.engine import Translator
 from translator.intake.events import normalise
 from translator.mapping.plan import Plan, load_plan, translator_version
+from translator.sinks.destinations import Destination
+from translator.sinks.lrs import LRSClient
 from translator.summary import summary_key
 from translator.targets.xapi import XAPI
 
@@ -140,3 +144,52 @@ def test_golden_every_expected_file_has_an_input() -> None:
     stems = {_stem(p, INPUT_SUFFIX) for p in INPUTS}
     orphans = [p.name for p in EXPECTED if _stem(p, EXPECTED_SUFFIX) not in stems]
     assert not orphans, f"expected files without an input: {orphans}"
+
+
+def _all_golden_statements() -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = []
+    for input_path in INPUTS:
+        statements.extend(_translator().translate(normalise(_read(input_path))).statements)
+    return statements
+
+
+def test_golden_statements_are_stored_by_a_real_lrs(lrs: RalphLRS) -> None:
+    statements = _all_golden_statements()
+    destination = Destination(
+        name="ralph", url=lrs.url, username=lrs.username, password=lrs.password
+    )
+    with LRSClient(destination, timeout=60) as client:
+        for start in range(0, len(statements), 100):
+            answer = client.post(statements[start : start + 100])
+            assert answer.kind == "delivered", answer.describe()
+    assert len({s["id"] for s in lrs.stored_statements()}) == len(statements)
+
+
+_STRICT_MODEL = """
+import json, sys
+from pydantic import ValidationError
+from ralph.models.xapi.base.statements import BaseXapiStatement
+failures = 0
+for line in sys.stdin:
+    statement = json.loads(line)
+    try:
+        BaseXapiStatement.model_validate(statement) if hasattr(
+            BaseXapiStatement, "model_validate") else BaseXapiStatement.parse_obj(statement)
+    except ValidationError as error:
+        failures += 1
+        print(statement["id"], str(error).replace("\\n", " ")[:300])
+sys.exit(1 if failures else 0)
+"""
+
+
+def test_golden_statements_pass_ralphs_strict_xapi_model() -> None:
+    lines = "".join(json.dumps(s) + "\n" for s in _all_golden_statements())
+    done = subprocess.run(
+        [str(ralph_python()), "-c", _STRICT_MODEL],
+        input=lines,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
