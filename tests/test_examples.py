@@ -89,3 +89,20 @@ def test_the_figures_in_readme_and_docs_are_what_the_sample_log_gives(runner: Cl
         forward,
         forward,
     ]
+
+
+SAMPLE = ROOT.parent / "shared" / "reference" / "sample-events.jsonl"
+
+
+@pytest.mark.skipif(
+    not SAMPLE.exists(), reason="the shared reference sample is not beside the repo"
+)
+def test_every_line_of_a_real_logs_sample_that_has_a_user_is_translated(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["dry-run", str(SAMPLE)])
+    assert result.exit_code == 0, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    read = int(last.split(",")[0].removeprefix("read "))
+    skipped = [line for line in result.stderr.splitlines() if line.startswith("  ") and ":" in line]
+    assert all(line.endswith("anonymous user") for line in skipped), skipped
+    assert last.endswith(", rejected 0")
+    assert f"translated {read - sum(int(s.split()[0]) for s in skipped)} " in last

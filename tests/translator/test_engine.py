@@ -218,10 +218,15 @@ def test_translate_still_rejects_bad_values_once_a_shape_is_proven(translator: T
 def test_translate_still_checks_score_relations_once_proven(translator: Translator) -> None:
     assert translator.translate(normalise(PROBLEM)).status == TRANSLATED
     over = copy.deepcopy(PROBLEM)
-    over["event"].update(grade=5, max_grade=2)
+    over["event"].update(scaled=2.5)
     outcome = translator.translate(normalise(over))
     assert outcome.status == REJECTED
     assert "/result/score/scaled: 2.5 is outside [-1, 1]" in outcome.reason
+    above = copy.deepcopy(PROBLEM)
+    above["event"].update(grade=5, max_grade=2)  # a grade no xAPI score can hold: raw alone
+    outcome = translator.translate(normalise(above))
+    assert outcome.status == TRANSLATED
+    assert outcome.statements[0]["result"]["score"] == {"raw": 5}
     text_grade = copy.deepcopy(PROBLEM)
     text_grade["event"].update(grade="1")
     outcome = translator.translate(normalise(text_grade))

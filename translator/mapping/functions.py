@@ -46,9 +46,18 @@ def _is_number(value: Any) -> bool:
 
 
 def _ratio(raw: Any, maximum: Any) -> Any:
-    if not (_is_number(raw) and _is_number(maximum)) or maximum == 0:
+    """raw / max; MISSING when no score in [0, max] is stated (a score xAPI cannot hold, such as
+    a grade above its maximum: the mapping then keeps the raw figure alone)."""
+    if not (_is_number(raw) and _is_number(maximum)) or maximum <= 0 or not 0 <= raw <= maximum:
         return MISSING
     return round(raw / maximum, 4)
+
+
+def _percent(share: Any) -> Any:
+    """A share in [0, 1] as a whole percentage (cmi5's progress); MISSING outside that range."""
+    if not _is_number(share) or not 0 <= share <= 1:
+        return MISSING
+    return round(share * 100)
 
 
 def _iso_duration(seconds: Any) -> Any:
@@ -258,6 +267,7 @@ def _bind_actor_id(ctx: FunctionContext) -> Callable[..., Any]:
 FUNCTIONS: Mapping[str, FunctionSpec] = {
     "actor_id": FunctionSpec(1, 1, _bind_actor_id),
     "ratio": FunctionSpec(2, 2, _plain(_ratio)),
+    "percent": FunctionSpec(1, 1, _plain(_percent)),
     "iso_duration": FunctionSpec(1, 1, _plain(_iso_duration)),
     "json": FunctionSpec(1, 1, _plain(_json)),
     "str": FunctionSpec(1, 1, _plain(_to_str)),

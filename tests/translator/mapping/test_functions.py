@@ -31,3 +31,21 @@ def test_iri_escape_encodes_only_what_an_iri_cannot_hold(text: str, expected: st
 def test_iri_escape_of_a_non_text_is_missing() -> None:
     assert _call("iri_escape", 3) is MISSING
     assert _call("iri_escape", None) is MISSING
+
+
+@pytest.mark.parametrize(
+    ("raw", "maximum", "expected"),
+    [(1, 2, 0.5), (2, 2, 1.0), (0, 3, 0.0), (5, 2, MISSING), (-1, 2, MISSING), (1, 0, MISSING)],
+)
+def test_ratio_is_missing_for_a_score_xapi_cannot_hold(
+    raw: int, maximum: int, expected: object
+) -> None:
+    assert _call("ratio", raw, maximum) == expected
+
+
+@pytest.mark.parametrize(
+    ("share", "expected"),
+    [(0.5, 50), (1, 100), (0, 0), (0.333, 33), (1.5, MISSING), ("1", MISSING)],
+)
+def test_percent_gives_a_whole_percentage(share: object, expected: object) -> None:
+    assert _call("percent", share) == expected
