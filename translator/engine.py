@@ -114,16 +114,16 @@ class Translator:
         if mapping.select is None:
             variant = mapping.variants.get("default")
         else:
-            chosen = mapping.select(event)
+            chosen = mapping.select.build(event)
             variant = mapping.variants.get(chosen) if type(chosen) is str else None
             if variant is None:
                 variant = mapping.variants.get("default")
         if variant is None:
             if mapping.skip_unless is not None:
-                subject = mapping.skip_unless(event)
+                subject = mapping.skip_unless.build(event)
                 if subject is MISSING or subject is None:  # an anonymous event: that reason first
                     return Outcome(SKIPPED, reason=mapping.skip_reason, event_name=label)
-            chosen = mapping.select(event) if mapping.select is not None else MISSING
+            chosen = mapping.select.build(event) if mapping.select is not None else MISSING
             return Outcome(SKIPPED, reason=f"no variant {chosen!r}", event_name=label)
 
         # The builder tests skip_unless and the required paths first (see compile_statement).
@@ -144,7 +144,7 @@ class Translator:
         statements = [statement]
         children = variant.children
         if children is not None:
-            collection = children.over(event)
+            collection = children.over.build(event)
             items = iterate_items(collection) if collection is not MISSING else []
             if len(items) >= children.min_items:
                 parent = {"id": statement["id"]}
