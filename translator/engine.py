@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 from translator.errors import TranslationError
-from translator.mapping.codegen import SKIP, CheckedTemplate, RequiredMissing
+from translator.mapping.codegen import SKIP, CheckedTemplate, RequiredMissing, failure_origin
 from translator.mapping.compiler import CompiledEvent
 from translator.mapping.contract import TargetRules
 from translator.mapping.directives import iterate_items
@@ -104,9 +104,11 @@ class Translator:
         except TranslationError as exc:
             return Outcome(REJECTED, reason=exc.reason, event_name=label)
         except Exception as exc:  # a mapping must never crash a run: the line is rejected
+            origin = failure_origin(exc)  # the field a generated builder was building, if any
+            building = f" building {origin}" if origin is not None else ""
             return Outcome(
                 REJECTED,
-                reason=f"mapping {mapping.name} ({mapping.loc}) failed: {exc!r}",
+                reason=f"mapping {mapping.name} ({mapping.loc}) failed{building}: {exc!r}",
                 event_name=label,
             )
 
