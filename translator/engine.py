@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 from translator.errors import TranslationError
-from translator.mapping.codegen import SKIP, CheckedTemplate, RequiredMissing
+from translator.mapping.codegen import SKIP, CheckedTemplate, RequiredMissing, failure_origin
 from translator.mapping.compiler import CompiledEvent
 from translator.mapping.contract import TargetRules
 from translator.mapping.directives import iterate_items
@@ -112,9 +112,11 @@ class Translator:
         except TranslationError as exc:
             return Outcome(REJECTED, reason=exc.reason, event_name=label)
         except Exception as exc:  # a mapping must never crash a run: the line is rejected
+            origin = failure_origin(exc)  # the field a generated builder was building, if any
+            building = f" building {origin}" if origin is not None else ""
             return Outcome(
                 REJECTED,
-                reason=f"mapping {mapping.name} ({mapping.loc}) failed: {exc!r}",
+                reason=f"mapping {mapping.name} ({mapping.loc}) failed{building}: {exc!r}",
                 event_name=label,
             )
 
@@ -122,16 +124,16 @@ class Translator:
         if mapping.select is None:
             variant = mapping.variants.get("default")
         else:
-            chosen = mapping.select(event)
+            chosen = mapping.select.build(event)
             variant = mapping.variants.get(chosen) if type(chosen) is str else None
             if variant is None:
                 variant = mapping.variants.get("default")
         if variant is None:
             if mapping.skip_unless is not None:
-                subject = mapping.skip_unless(event)
+                subject = mapping.skip_unless.build(event)
                 if subject is MISSING or subject is None:  # an anonymous event: that reason first
                     return Outcome(SKIPPED, reason=mapping.skip_reason, event_name=label)
-            chosen = mapping.select(event) if mapping.select is not None else MISSING
+            chosen = mapping.select.build(event) if mapping.select is not None else MISSING
             return Outcome(SKIPPED, reason=f"no variant {chosen!r}", event_name=label)
 
         # The builder tests skip_unless and the required paths first (see compile_statement).
@@ -152,7 +154,7 @@ class Translator:
         statements = [statement]
         children = variant.children
         if children is not None:
-            collection = children.over(event)
+            collection = children.over.build(event)
             items = iterate_items(collection) if collection is not MISSING else []
             if len(items) >= children.min_items:
                 parent = {"id": statement["id"]}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import traceback
 import uuid
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,9 @@ import pytest
 from translator.config import Settings
 from translator.engine import PAGE_REQUEST, REJECTED, SKIPPED, TRANSLATED, Translator
 from translator.intake.events import normalise
+from translator.mapping.codegen import Origin, failure_origin
+from translator.mapping.functions import FUNCTIONS, FunctionSpec
+from translator.mapping.nodes import Loc
 from translator.mapping.plan import load_plan
 from translator.statement_ids import statement_id
 from translator.targets.xapi import XAPI
@@ -278,3 +282,33 @@ def test_translate_counts_an_unknown_future_event_as_skipped_by_name() -> None:
         "no mapping",
         "edx.future.event",
     )
+
+
+def _failing_timestamp(value: Any) -> Any:
+    raise ValueError(f"cannot read time {value!r}")
+
+
+def test_translate_rejects_a_failing_builder_naming_the_field(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(FUNCTIONS, "timestamp", FunctionSpec(1, 1, lambda _ctx: _failing_timestamp))
+    settings = Settings(mappings_dir=CORE, pseudonym_secret="engine-test")
+    plan = load_plan(settings, XAPI, environ={})
+    translator = Translator(plan, id_namespace=settings.id_namespace)
+    outcome = translator.translate(normalise(ENROLLED))
+    assert outcome.status == REJECTED
+    assert outcome.reason.startswith(
+        "mapping edx.course.enrollment.activated (core/xapi/enrollment.yaml:3:5) failed "
+        "building /timestamp (core/_shared/fragments.yaml:13:18): ValueError("
+    )
+
+    builder = plan.events["edx.course.enrollment.activated"].variants["default"].statement
+    with pytest.raises(ValueError) as caught:
+        builder.build(normalise(ENROLLED))
+    assert failure_origin(caught.value) == Origin(
+        "/timestamp",
+        Loc("core/_shared/fragments.yaml", 13, 18, "/fragments/base/statement/timestamp"),
+    )
+    text = "".join(traceback.format_exception(caught.value))
+    assert builder.code is not None and f'File "{builder.code.filename}", line ' in text
+    assert "# !call timestamp\n" in text  # the generated line itself, from linecache

@@ -1,4 +1,5 @@
-"""`translator explain EVENT`: the effective mapping of an event, each field with its file:line."""
+"""`translator explain EVENT`: the effective mapping of an event, each field with its file:line;
+with `--code`, the generated builders that translate it, each value with its file:line."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from typing import Any
 import click
 
 from translator.cli.common import fail, load_command_plan, overlay_option, settings_of
+from translator.mapping.codegen import GeneratedCode
+from translator.mapping.compiler import CompiledVariant
 from translator.mapping.nodes import Node, child_pointer
 from translator.messages import did_you_mean
 
@@ -47,11 +50,40 @@ def _explain_lines(node: Node, pointer: str) -> Iterator[str]:
         yield f"  {pointer}: {_describe(node)}    [{node.loc}]"
 
 
+def _code_lines(what: str, code: GeneratedCode | None) -> Iterator[str]:
+    """A generated builder, titled with the file name its tracebacks show."""
+    if code is None:
+        return
+    yield f"  {what}: {code.filename}"
+    for line in code.source.splitlines():
+        yield f"    {line}"
+
+
+def _variant_code(variant: CompiledVariant) -> Iterator[str]:
+    yield from _code_lines("statement", variant.statement.code)
+    if variant.children is not None:
+        yield from _code_lines("children over", variant.children.over.code)
+        yield from _code_lines("children statement", variant.children.statement.code)
+
+
+def _variant_fields(variant: CompiledVariant) -> Iterator[str]:
+    for key in ("statement", "children"):
+        part = variant.body.get(key)
+        if part is not None:
+            yield from _explain_lines(part, f"/{key}")
+
+
 @click.command()
 @click.argument("event")
+@click.option(
+    "--code",
+    "show_code",
+    is_flag=True,
+    help="Print the generated builders instead of the fields (each value with its file:line).",
+)
 @overlay_option
 @click.pass_context
-def explain(ctx: click.Context, event: str, overlays: tuple[Path, ...]) -> None:
+def explain(ctx: click.Context, event: str, show_code: bool, overlays: tuple[Path, ...]) -> None:
     """Print the effective mapping of EVENT with the file:line behind each field."""
     settings = settings_of(ctx, overlays=overlays)
     plan = load_command_plan(settings)
@@ -67,12 +99,12 @@ def explain(ctx: click.Context, event: str, overlays: tuple[Path, ...]) -> None:
         click.echo(f"aliases: {', '.join(mapping.aliases)}")
     if mapping.skip_unless is not None:
         click.echo(f"skipped unless present (reason: {mapping.skip_reason})")
+    if show_code and mapping.select is not None:
+        for line in _code_lines("select", mapping.select.code):
+            click.echo(line)
     for variant in mapping.variants.values():
         click.echo(f"variant {variant.name}:")
         if variant.required:
             click.echo("  required: " + ", ".join(path for path, _ in variant.required))
-        for key in ("statement", "children"):
-            part = variant.body.get(key)
-            if part is not None:
-                for line in _explain_lines(part, f"/{key}"):
-                    click.echo(line)
+        for line in _variant_code(variant) if show_code else _variant_fields(variant):
+            click.echo(line)

@@ -3,13 +3,20 @@
 Closures per node (directives.py) cost a call for every object and path of every statement.
 Here the template's objects, lists, constants and plain paths become straight-line code in
 one function; other directives stay the closures `compile_node` makes and are called from it.
-The generated source never contains text from a mapping file: keys and values are bound as
-names in the function's namespace, so a mapping cannot inject code (ADR 0003).
+The generated source never contains text from a mapping file as code: keys and values are
+bound as names in the function's namespace, so a mapping cannot inject code (ADR 0003). Mapping
+text appears only in end-of-line comments (the JSON pointer and YAML location of each placed
+value, the path a read follows), escaped so that it can never end the comment's line.
+
+Each builder keeps its source (GeneratedCode), registered with `linecache` under the file name
+given to `compile()`, so a traceback through a builder shows the generated line; each line also
+knows the field and YAML node it builds, which `failure_origin` reads off a traceback.
 """
 
 from __future__ import annotations
 
 import functools
+import linecache
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,14 +36,81 @@ from translator.mapping.directives import (
     template_parts,
     template_text,
 )
-from translator.mapping.nodes import Node
+from translator.mapping.nodes import Loc, Node, child_pointer
 from translator.mapping.paths import compile_path, plain_steps
 from translator.missing import MISSING
 
-__all__ = ["SKIP", "CheckedTemplate", "RequiredMissing", "compile_statement", "compile_template"]
+__all__ = [
+    "SKIP",
+    "CheckedTemplate",
+    "GeneratedCode",
+    "Origin",
+    "RequiredMissing",
+    "Template",
+    "compile_statement",
+    "compile_template",
+    "failure_origin",
+]
 
 
 Code = tuple[str, bool]  # an expression, and whether it may be MISSING
+
+
+def _printable(text: str) -> str:
+    """`text` safe inside a comment or a file name: anything Python, linecache or a terminal
+    could take as a line break or a control (newline, \\u2028, escape, NUL) is written escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _path_text(steps: Sequence[str | int]) -> str:
+    """A plain path written back as JSONPath, for a comment (escaped by `emit`)."""
+    return "$" + "".join(
+        f"[{s}]" if isinstance(s, int) else f".{s}" if s.isidentifier() else f"[{s!r}]"
+        for s in steps
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """What a generated line builds: a field (a JSON pointer in the built value, or what the
+    builder tests first, such as `skip_unless`) and the YAML node it comes from."""
+
+    field: str
+    loc: Loc
+
+    def __str__(self) -> str:
+        return f"{self.field or '(top)'} ({self.loc})"
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratedCode:
+    """One builder's source as compiled, under `filename` (also its linecache key), and the
+    origin of each line (`origins[n - 1]` for line n; None for the generator's own lines)."""
+
+    filename: str
+    source: str
+    origins: tuple[Origin | None, ...]
+
+    def origin_at(self, line: int) -> Origin | None:
+        """The field and YAML node that line `line` of the source builds, if any."""
+        return self.origins[line - 1] if 0 < line <= len(self.origins) else None
+
+
+_CODE_NAME: Final = "__generated_code__"  # where a builder's globals hold its GeneratedCode
+
+
+def failure_origin(exc: BaseException) -> Origin | None:
+    """The field and YAML node being built where `exc` left the innermost generated builder on
+    its traceback; None when it did not pass through one. Read only after a failure: the hot
+    path pays nothing for it."""
+    found: Origin | None = None
+    tb = exc.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_globals.get(_CODE_NAME)
+        if isinstance(code, GeneratedCode) and tb.tb_frame.f_code.co_filename == code.filename:
+            found = code.origin_at(tb.tb_lineno) or found
+        tb = tb.tb_next
+    return found
 
 
 class _Generator:
@@ -47,7 +121,13 @@ class _Generator:
         # In checked mode (statements) the function also returns which optional parts were
         # there (a bit mask) and whether an event value failed the rule of its place.
         self.checked = checked
-        self.path: list[str] = []
+        self.path: list[str] = []  # keys, "*" for list items: what the target's rules read
+        self.pointer = ""  # the JSON pointer of the value being written, for comments and origins
+        # What the lines being written build, kept per line for failure_origin; `section` names
+        # what the builder tests before the statement (skip_unless).
+        self.section = ""
+        self.origin: Origin | None = None
+        self.origins: list[Origin | None] = []
         self.transparent: set[str] = set()  # names holding objects built here, leaves checked
         self.provable = True
         self.relations_dynamic = False
@@ -82,8 +162,17 @@ class _Generator:
         self.namespace[name] = value
         return name
 
-    def emit(self, line: str) -> None:
-        self.lines.append("    " * self.depth + line)
+    def emit(self, line: str, comment: str = "") -> None:
+        """Write one line; `comment` (which may hold mapping text) is escaped onto its end."""
+        text = "    " * self.depth + line
+        if comment:
+            text += "  # " + _printable(comment)
+        self.lines.append(text)
+        self.origins.append(self.origin)
+
+    def where(self, loc: Loc, pointer: str | None = None) -> str:
+        """A comment naming a value's place in the built value and the YAML node behind it."""
+        return f"{(self.pointer if pointer is None else pointer) or '(top)'} <- {loc}"
 
     def bit(self) -> int:
         """A new bit of the mask: set when an optional part is present or a branch is taken."""
@@ -146,6 +235,14 @@ class _Generator:
 
     def value(self, node: Node) -> Code | Const:
         """Code for `node`: (expression, may be MISSING), or a Const known at load."""
+        saved = self.origin
+        self.origin = Origin(self.section or self.pointer, node.loc)
+        try:
+            return self._value(node)
+        finally:
+            self.origin = saved
+
+    def _value(self, node: Node) -> Code | Const:
         if node.kind == "scalar":
             return Const(node.value)
         if node.kind == "map":
@@ -165,13 +262,13 @@ class _Generator:
             return compiled
         return f"{self.bind(compiled)}(doc)", True
 
-    def _materialise(self, code: Code | Const) -> str:
+    def _materialise(self, code: Code | Const, comment: str = "") -> str:
         """A name holding the value, so that it can be tested and used without re-evaluation."""
         if isinstance(code, Const):
             return self.bind(code.value)
         expression, _ = code
         target = self._name("_v")
-        self.emit(f"{target} = {expression}")
+        self.emit(f"{target} = {expression}", comment)
         return target
 
     def _path_directive(self, node: Node) -> Code | Const:
@@ -184,7 +281,7 @@ class _Generator:
 
     def _path(self, steps: list[str | int]) -> Code:
         target = self._name("_p")
-        self.emit(f"{target} = doc")
+        self.emit(f"{target} = doc", _path_text(steps))
         for step in steps:
             key = self.bind(step)
             if isinstance(step, int):
@@ -219,7 +316,7 @@ class _Generator:
             self.ctx._fragment_stack.pop()
         if not isinstance(code, Const):
             transparent = code[0] in self.transparent
-            code = self._materialise(code), code[1]
+            code = self._materialise(code, f"!ref {name}"), code[1]
             if transparent:
                 self.transparent.add(code[0])
         self._memo[-1][name] = code
@@ -285,6 +382,7 @@ class _Generator:
         if parts is None:
             return Const(MISSING)
         fn, arg_nodes = parts
+        fn_name = node.value.value["fn"].value  # call_parts checked it names a function
         result = self._name("_r")
         self.emit(f"{result} = MISSING")
         arguments: list[str] = []
@@ -303,7 +401,7 @@ class _Generator:
                 self.open_block()
                 opened += 1
             arguments.append(name)
-        self.emit(f"{result} = {self.bind(fn)}({', '.join(arguments)})")
+        self.emit(f"{result} = {self.bind(fn)}({', '.join(arguments)})", f"!call {fn_name}")
         self.close_blocks(opened)
         return result, True
 
@@ -380,28 +478,34 @@ class _Generator:
         self.close_blocks(1)
         return transparent
 
-    def _child(self, key: str, node: Node) -> Code | Const:
-        """The value of a child, written with `key` on the path."""
+    def _child(self, key: str, step: str | int, node: Node) -> Code | Const:
+        """The value of a child, written with `key` on the path (`step` on the pointer)."""
         self.path.append(key)
+        saved = self.pointer
+        self.pointer = child_pointer(saved, step)
         try:
             return self.value(node)
         finally:
             self.path.pop()
+            self.pointer = saved
 
-    def _place(self, target: str, key: str, part: Code, store: str) -> None:
+    def _place(
+        self, target: str, key: str, step: str | int, node: Node, part: Code, store: str
+    ) -> None:
         """Write a dynamic part into its object or list: mask bit and leaf check included."""
         expression, may_be_missing = part
         leaf = self.checked and expression not in self.transparent
         path = (*self.path, key)
+        where = self.where(node.loc, child_pointer(self.pointer, step))
         if not may_be_missing and not leaf:
-            self.emit(store.format(target=target, value=expression))
+            self.emit(store.format(target=target, value=expression), where)
             return
         value = self._materialise(part)
         if may_be_missing:
             self.emit(f"if {value} is not MISSING:")
             self.open_block()
             self.mark()
-        self.emit(store.format(target=target, value=value))
+        self.emit(store.format(target=target, value=value), where)
         if leaf:
             self.check_leaf(value, path)
         if may_be_missing:
@@ -410,7 +514,7 @@ class _Generator:
     def _map(self, node: Node) -> Code | Const:
         self._maps[tuple(self.path)] = node
         parts = {
-            key: self._child(key, child)
+            key: self._child(key, key, child)
             for key, child in node.value.items()
             if not is_deleted(child)
         }
@@ -423,12 +527,18 @@ class _Generator:
                 return Const(MISSING)
             return Const(constants)
         target = self._name("_m")
-        self.emit(f"{target} = _dict({self.bind(constants)})" if constants else f"{target} = {{}}")
+        where = self.where(node.loc)
+        if constants:
+            where += " with " + ", ".join(constants)
+            self.emit(f"{target} = _dict({self.bind(constants)})", where)
+        else:
+            self.emit(f"{target} = {{}}", where)
         always_present = bool(constants)
         for key, part in dynamic:
             assert not isinstance(part, Const)
             always_present = always_present or not part[1]
-            self._place(target, key, part, f"{{target}}[{self.bind(key)}] = {{value}}")
+            store = f"{{target}}[{self.bind(key)}] = {{value}}"
+            self._place(target, key, key, node.value[key], part, store)
         if self.checked:
             self.transparent.add(target)
         if always_present:
@@ -437,22 +547,63 @@ class _Generator:
         return target, True
 
     def _list(self, node: Node) -> Code | Const:
-        parts = [self._child("*", child) for child in node.value]
+        parts = [self._child("*", index, child) for index, child in enumerate(node.value)]
         if all(isinstance(p, Const) for p in parts):
             return Const(
                 [p.value for p in parts if isinstance(p, Const) and p.value is not MISSING]
             )
         target = self._name("_l")
-        self.emit(f"{target} = []")
-        for part in parts:
+        self.emit(f"{target} = []", self.where(node.loc))
+        for index, (child, part) in enumerate(zip(node.value, parts, strict=True)):
             if isinstance(part, Const):
                 if part.value is not MISSING:
-                    self.emit(f"{target}.append({self.bind(part.value)})")
+                    where = self.where(child.loc, child_pointer(self.pointer, index))
+                    self.emit(f"{target}.append({self.bind(part.value)})", where)
                 continue
-            self._place(target, "*", part, "{target}.append({value})")
+            self._place(target, "*", index, child, part, "{target}.append({value})")
         if self.checked:
             self.transparent.add(target)
         return target, False
+
+
+def _finish(
+    generator: _Generator, head: Sequence[str], result: str, *, name: str, loc: Loc
+) -> tuple[Callable[[Any], Any], GeneratedCode]:
+    """Compile `def build(doc):` from the head lines, the generated body and the return line,
+    and register its source with linecache under a file name naming the mapping and node."""
+    lines = ["def build(doc):", *head, *(generator.lines or ["    pass"]), f"    return {result}"]
+    origins = (None, *[None] * len(head), *(generator.origins or [None]), None)
+    source = "\n".join(lines) + "\n"
+    filename = _register(_printable(f"<mapping {name} at {loc}>"), source)
+    generated = GeneratedCode(filename, source, origins)
+    generator.namespace[_CODE_NAME] = generated
+    exec(compile(source, filename, "exec"), generator.namespace)  # our fixed shapes: module doc
+    build: Callable[[Any], Any] = generator.namespace["build"]
+    return build, generated
+
+
+def _register(filename: str, source: str) -> str:
+    """Put `source` in linecache under `filename`, or under a numbered variant of it when that
+    name already holds another source (the same mapping loaded again with other overlays)."""
+    lines = source.splitlines(keepends=True)
+    candidate, number = filename, 1
+    while True:
+        entry = linecache.cache.get(candidate)
+        if entry is None or (len(entry) == 4 and entry[2] == lines):
+            # mtime None: checkcache keeps the entry, as it does for sources of __loader__s
+            linecache.cache[candidate] = (len(source), None, lines, candidate)
+            return candidate
+        number += 1
+        candidate = f"{filename[:-1]} #{number}>"
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """A compiled template: `build(doc)` gives its value for one document (a fresh top-level
+    object); `code` is the generated source behind it (explain --code, tracebacks)."""
+
+    build: Callable[[Any], Any]
+    code: GeneratedCode
 
 
 @dataclass(frozen=True, slots=True)
@@ -469,27 +620,25 @@ class CheckedTemplate:
     build: Callable[[Any], tuple[Any, int, bool]]
     provable: bool
     relations_dynamic: bool
+    code: GeneratedCode | None = None  # None only for the placeholder of a broken mapping
     proven_masks: set[int] = field(default_factory=set)
 
 
-def compile_template(node: Node, ctx: CompileContext) -> Callable[[Any], Any]:
-    """A function building the template's value for one document (a fresh top-level object).
+def compile_template(node: Node, ctx: CompileContext, *, name: str = "template") -> Template:
+    """Compile a template into a generated builder; `name` (the event mapping and part) goes
+    into the file name its tracebacks show.
 
     Problems (unknown directives, bad paths, ...) are reported to `ctx.issues` as usual.
     """
     generator = _Generator(ctx)
     result = generator.value(node)
     if isinstance(result, Const):
-        value = result.value
-        if type(value) is dict:
-            return lambda _doc: dict(value)
-        return lambda _doc: value
-    expression, _ = result
-    source = "def build(doc):\n" + "\n".join(generator.lines) + f"\n    return {expression}\n"
-    code = compile(source, f"<mapping template at {node.loc}>", "exec")
-    exec(code, generator.namespace)  # generated by us from bound names only: see the module doc
-    built: Callable[[Any], Any] = generator.namespace["build"]
-    return built
+        constant = generator.bind(result.value)
+        expression = f"_dict({constant})" if type(result.value) is dict else constant
+    else:
+        expression = result[0]
+    build, code = _finish(generator, (), expression, name=name, loc=node.loc)
+    return Template(build, code)
 
 
 SKIP: Final[Any] = object()  # what `build` returns instead of a statement when skip_unless fails
@@ -506,6 +655,7 @@ def compile_statement(
     node: Node,
     ctx: CompileContext,
     *,
+    name: str = "statement",
     skip_unless: Node | None = None,
     required: Sequence[str] = (),
 ) -> CheckedTemplate:
@@ -517,9 +667,13 @@ def compile_statement(
     """
     generator = _Generator(ctx, checked=True)
     if skip_unless is not None:
+        generator.section = "skip_unless"
         subject = generator._materialise(generator._argument(skip_unless))
         skip = generator.bind(SKIP)
-        generator.emit(f"if {subject} is MISSING or {subject} is None: return {skip}, 0, False")
+        generator.emit(
+            f"if {subject} is MISSING or {subject} is None: return {skip}, 0, False",
+            f"skip_unless <- {skip_unless.loc}",
+        )
     for path in required:
         steps = plain_steps(path)
         code: Code = (
@@ -532,22 +686,24 @@ def compile_statement(
         )
         value = generator._materialise(code)
         missing = generator.bind(RequiredMissing(path))
-        generator.emit(f"if {value} is MISSING: return {missing}, 0, False")
+        generator.emit(f"if {value} is MISSING: return {missing}, 0, False", f"require {path}")
+    generator.section = ""
     result = generator.value(node)
     if isinstance(result, Const):
         constant = generator.bind(result.value)
         expression = f"_dict({constant})" if type(result.value) is dict else constant
     else:
         expression = result[0]
-    body = "\n".join(generator.lines) or "    pass"
-    source = (
-        "def build(doc):\n    _mask = 0\n    _suspect = False\n"
-        f"{body}\n    return {expression}, _mask, _suspect\n"
+    build, generated = _finish(
+        generator,
+        ("    _mask = 0", "    _suspect = False"),
+        f"{expression}, _mask, _suspect",
+        name=name,
+        loc=node.loc,
     )
-    code_object = compile(source, f"<mapping template at {node.loc}>", "exec")
-    exec(code_object, generator.namespace)  # generated by us from bound names only: module doc
     return CheckedTemplate(
-        generator.namespace["build"],
+        build,
         provable=generator.provable,
         relations_dynamic=generator.relations_dynamic,
+        code=generated,
     )

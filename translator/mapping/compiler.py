@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from translator.mapping.codegen import CheckedTemplate, compile_statement, compile_template
+from translator.mapping.codegen import (
+    CheckedTemplate,
+    Template,
+    compile_statement,
+    compile_template,
+)
 from translator.mapping.directives import (
     CompileContext,
     Evaluator,
@@ -43,7 +48,7 @@ DEFAULT_VARIANT = "default"
 class CompiledChildren:
     """One extra statement per item of `over`, when there are at least `min_items` items."""
 
-    over: Evaluator
+    over: Template
     min_items: int
     statement: CheckedTemplate
 
@@ -67,9 +72,9 @@ class CompiledEvent:
     name: str
     loc: Loc
     aliases: tuple[str, ...]
-    skip_unless: Evaluator | None
+    skip_unless: Template | None
     skip_reason: str
-    select: Evaluator | None
+    select: Template | None
     variants: Mapping[str, CompiledVariant]
 
 
@@ -141,6 +146,7 @@ def _compile_statement(
     ctx: CompileContext,
     where: Loc,
     *,
+    name: str,
     skip_unless: Node | None = None,
     required: tuple[str, ...] = (),
 ) -> CheckedTemplate:
@@ -151,12 +157,13 @@ def _compile_statement(
     if node.kind != "map":
         ctx.issues.add(node.loc, "'statement' is a map (the statement template)")
         return _NO_STATEMENT
-    return compile_statement(node, ctx, skip_unless=skip_unless, required=required)
+    return compile_statement(node, ctx, name=name, skip_unless=skip_unless, required=required)
 
 
 def _compile_children(
-    node: Node, parent_statement: Node | None, ctx: CompileContext
+    node: Node, parent_statement: Node | None, ctx: CompileContext, *, name: str
 ) -> CompiledChildren | None:
+    """`children` of a variant; `name` (event/variant) names its builders' tracebacks."""
     if node.kind != "map":
         ctx.issues.add(node.loc, "'children' is a map with over, statement and min_items")
         return None
@@ -179,9 +186,9 @@ def _compile_children(
         # A child is the parent's statement with changes: `!delete` or `!replace` what differs.
         statement = merge_nodes(parent_statement, statement)
     return CompiledChildren(
-        over=compile_template(over, ctx),
+        over=compile_template(over, ctx, name=f"{name} children.over"),
         min_items=min_items,
-        statement=_compile_statement(statement, ctx, node.loc),
+        statement=_compile_statement(statement, ctx, node.loc, name=f"{name} children"),
     )
 
 
@@ -219,11 +226,12 @@ def _compile_variant(
             body.get("statement"),
             ctx,
             body.loc,
+            name=f"{event_name}/{name} statement",
             skip_unless=skip_node.get("value") if skip_node is not None else None,
             required=tuple(path for path, _ in required),
         ),
         children=(
-            _compile_children(children, body.get("statement"), ctx)
+            _compile_children(children, body.get("statement"), ctx, name=f"{event_name}/{name}")
             if children is not None
             else None
         ),
@@ -247,7 +255,7 @@ def compile_event(name: str, body: Node, ctx: CompileContext) -> CompiledEvent |
         else ()
     )
 
-    skip_unless: Evaluator | None = None
+    skip_unless: Template | None = None
     skip_reason = ""
     skip_node = resolved.get("skip_unless")
     if skip_node is not None:
@@ -255,7 +263,7 @@ def compile_event(name: str, body: Node, ctx: CompileContext) -> CompiledEvent |
         if value_node is None or reason_node is None or not isinstance(reason_node.value, str):
             ctx.issues.add(skip_node.loc, "skip_unless takes {value: <node>, reason: <text>}")
         else:
-            skip_unless = compile_template(value_node, ctx)
+            skip_unless = compile_template(value_node, ctx, name=f"{name} skip_unless")
             skip_reason = reason_node.value
 
     select_node = resolved.get("select")
@@ -266,14 +274,14 @@ def compile_event(name: str, body: Node, ctx: CompileContext) -> CompiledEvent |
         resolved.loc,
     )
     variants: dict[str, CompiledVariant] = {}
-    select: Evaluator | None = None
+    select: Template | None = None
     if (select_node is None) != (variants_node is None):
         ctx.issues.add(resolved.loc, "'select' and 'variants' go together")
     elif select_node is not None and variants_node is not None:
         if variants_node.kind != "map" or not variants_node.value:
             ctx.issues.add(variants_node.loc, "'variants' is a map of variant name to mapping")
         else:
-            select = compile_template(select_node, ctx)
+            select = compile_template(select_node, ctx, name=f"{name} select")
             for variant_name, variant_body in variants_node.value.items():
                 if variant_body.kind != "map":
                     ctx.issues.add(variant_body.loc, "a variant is a map (statement, children)")

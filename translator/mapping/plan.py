@@ -19,7 +19,7 @@ from translator.mapping.directives import CompileContext, plain_data
 from translator.mapping.functions import FunctionContext, load_actor_map
 from translator.mapping.nodes import Issues, Node
 
-__all__ = ["Plan", "load_plan", "translator_version"]
+__all__ = ["Plan", "compile_context", "load_plan", "translator_version"]
 
 
 def translator_version() -> str:
@@ -60,6 +60,37 @@ def _refuse_directives(node: Node, issues: Issues) -> None:
             _refuse_directives(child, issues)
 
 
+def compile_context(
+    settings: Settings,
+    target: TargetRules,
+    sources: MappingSources,
+    issues: Issues,
+    *,
+    environ: Mapping[str, str],
+) -> CompileContext:
+    """What compiling the mappings of `sources` needs: their vars (with those of `environ` and
+    `settings`), tables and fragments, and the functions' run context (a random pseudonym
+    secret without `pseudonym_secret`). Raises ConfigError for an unreadable actor map."""
+    variables: dict[str, Any] = {name: plain_data(node) for name, node in sources.vars.items()}
+    variables.update(env_vars(dict(environ)))
+    variables["lms_root_url"] = settings.lms_root_url.rstrip("/")
+    variables["translator_version"] = translator_version()
+
+    secret = settings.pseudonym_secret
+    functions = FunctionContext(
+        pseudonym_secret=(secret or secrets.token_hex(32)).encode(),
+        actor_map=load_actor_map(settings.actor_map) if settings.actor_map else {},
+    )
+    return CompileContext(
+        issues=issues,
+        vars=variables,
+        tables={name: plain_data(node) for name, node in sources.tables.items()},
+        fragments=sources.fragments,
+        functions=functions,
+        target=target,
+    )
+
+
 def load_plan(
     settings: Settings, target: TargetRules, *, environ: Mapping[str, str] | None = None
 ) -> Plan:
@@ -74,24 +105,7 @@ def load_plan(
     issues = Issues()
     sources = assemble(settings.mappings_dir, target.name, settings.overlays, issues)
 
-    variables: dict[str, Any] = {name: plain_data(node) for name, node in sources.vars.items()}
-    variables.update(env_vars(env))
-    variables["lms_root_url"] = settings.lms_root_url.rstrip("/")
-    variables["translator_version"] = translator_version()
-
-    secret = settings.pseudonym_secret
-    functions = FunctionContext(
-        pseudonym_secret=(secret or secrets.token_hex(32)).encode(),
-        actor_map=load_actor_map(settings.actor_map) if settings.actor_map else {},
-    )
-    ctx = CompileContext(
-        issues=issues,
-        vars=variables,
-        tables={name: plain_data(node) for name, node in sources.tables.items()},
-        fragments=sources.fragments,
-        functions=functions,
-        target=target,
-    )
+    ctx = compile_context(settings, target, sources, issues, environ=env)
     for name, node in sources.tables.items():
         if node.kind != "map":
             issues.add(node.loc, f"table {name!r} is a map of keys to values")
@@ -118,5 +132,5 @@ def load_plan(
         events=MappingProxyType(events),
         disabled=MappingProxyType({k: reason for k, (reason, _loc) in sources.disabled.items()}),
         sources=sources,
-        ephemeral_pseudonyms=secret is None,
+        ephemeral_pseudonyms=settings.pseudonym_secret is None,
     )

@@ -142,6 +142,20 @@ def test_explain_shows_the_file_and_line_of_each_field(runner: CliRunner) -> Non
     assert "did you mean 'edx.course.enrollment.activated'?" in unknown.stderr
 
 
+def test_explain_code_shows_the_generated_builders_with_yaml_lines(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TRANSLATOR_MAPPINGS_DIR")  # the core mappings of the checkout
+    result = runner.invoke(main, ["explain", "problem_check", "--code"])
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "    def build(doc):" in lines
+    assert "mappings/xapi/problem.yaml:" in result.stdout
+    assert any(line.startswith("  children statement: <mapping problem_check/") for line in lines)
+    placed = [line for line in lines if "/object/id <- mappings/xapi/problem.yaml:" in line]
+    assert placed, "the object id is placed with its YAML line"
+
+
 def test_coverage_counts_event_types(runner: CliRunner, tmp_path: Path) -> None:
     log = tmp_path / "tracking.log"
     log.write_bytes(LOG)

@@ -41,7 +41,7 @@ def _run_example(text: str, tmp_path: Path, *, generated: bool) -> tuple[Any, An
     )
     mapping = root.value["mapping"]
     compiled = (
-        compile_template(mapping, ctx) if generated else evaluator(compile_node(mapping, ctx))
+        compile_template(mapping, ctx).build if generated else evaluator(compile_node(mapping, ctx))
     )
     assert not issues.items, [str(i) for i in issues.items]
     document = orjson.loads(orjson.dumps(_data(root.value["input"])))
