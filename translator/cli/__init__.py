@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from translator.cli.check import check
+from translator.cli.consume import consume
 from translator.cli.coverage import coverage
 from translator.cli.dead_letters import dead_letters
 from translator.cli.dry_run import dry_run
@@ -33,5 +34,5 @@ def main(ctx: click.Context, config: Path | None) -> None:
 
 
 # The commands, in the order `translator --help` lists them (click sorts them by name).
-for _command in (dry_run, check, explain, coverage, forward, follow, dead_letters, worker):
+for _command in (dry_run, check, explain, coverage, forward, follow, consume, dead_letters, worker):
     main.add_command(_command)
