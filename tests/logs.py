@@ -9,7 +9,14 @@ from typing import Any
 
 import orjson
 
-__all__ = ["CORE_MAPPINGS", "LogFacts", "enrollment", "problem_check", "write_log"]
+__all__ = [
+    "CORE_MAPPINGS",
+    "LogFacts",
+    "enrollment",
+    "problem_check",
+    "tracker_event",
+    "write_log",
+]
 
 CORE_MAPPINGS = Path(__file__).parent / "translator" / "mapping" / "fixtures" / "core"
 
@@ -63,6 +70,22 @@ def problem_check(index: int, *, org: str = "Org") -> dict[str, Any]:
     event["time"] = _time(index)
     event["context"].update(user_id=index + 1, org_id=org, course_id=_course(org))
     return event
+
+
+def tracker_event(logged: dict[str, Any]) -> dict[str, Any]:
+    """The event of a tracking-log line as event-tracking hands it to its backends (and so to
+    the event bus): name, timestamp, data, and a context that holds what the log line keeps at
+    its top level (username, event_source)."""
+    context = dict(logged["context"])
+    for key in ("username", "event_source"):
+        if key in logged:
+            context[key] = logged[key]
+    return {
+        "name": logged["name"],
+        "timestamp": logged["time"],
+        "data": logged["event"],
+        "context": context,
+    }
 
 
 @dataclass(frozen=True)

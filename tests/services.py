@@ -22,6 +22,7 @@ import httpx
 import orjson
 
 __all__ = [
+    "OPENEDX_BUS_REQUIREMENTS",
     "RALPH_VERSION",
     "RalphLRS",
     "RecordedRequest",
@@ -30,12 +31,21 @@ __all__ = [
     "StubAnswer",
     "StubLRS",
     "free_port",
+    "openedx_bus_python",
+    "produce_tracking_events",
     "ralph_python",
 ]
 
 RALPH_VERSION = "5.1.0"
 _RALPH_REQUIREMENTS = [f"ralph-malph[cli,lrs]=={RALPH_VERSION}", "requests"]
 _START_TIMEOUT = 30.0
+# Open edX's own event-bus producer: the newest releases that install on Python 3.11
+# (edx-event-bus-redis 1.x requires 3.12). Django and the rest come as their dependencies.
+OPENEDX_BUS_REQUIREMENTS = [
+    "openedx-events==10.5.0",
+    "edx-event-bus-redis==0.6.1",
+    "event-tracking==4.0.2",
+]
 
 # Run inside ralph's venv, then serve the app on loopback, one worker. Two fixes to 5.1.0's fs
 # backend: it writes with "create", so every POST after the first that stores statements fails
@@ -188,27 +198,65 @@ def ralph_python() -> Path:
     """
     default = Path.home() / ".cache" / "edx-xapi-translator" / f"ralph-{RALPH_VERSION}"
     venv = Path(os.environ.get("TRANSLATOR_TEST_RALPH_VENV") or default)
+    return _venv_python(venv, _RALPH_REQUIREMENTS, "the ralph LRS", marker=RALPH_VERSION)
+
+
+def _venv_python(
+    venv: Path, requirements: list[str], what: str, *, marker: str | None = None
+) -> Path:
+    """The python of `venv`, created once with `requirements` (under a lock: parallel runs
+    install once); a `.ready` marker holding `marker` (default: the requirements) tells that
+    the install finished."""
     python = venv / "bin" / "python"
     ready = venv / ".ready"
-    if ready.exists():
+    wanted = "\n".join(requirements) if marker is None else marker
+    if ready.exists() and ready.read_text() == wanted:
         return python
     with _locked(venv.with_name(venv.name + ".lock")):
-        if ready.exists():
+        if ready.exists() and ready.read_text() == wanted:
             return python
         steps = [
             [sys.executable, "-m", "venv", "--clear", str(venv)],
-            [str(python), "-m", "pip", "install", "--quiet", *_RALPH_REQUIREMENTS],
+            [str(python), "-m", "pip", "install", "--quiet", *requirements],
         ]
         for step in steps:
             done = subprocess.run(step, capture_output=True, text=True, check=False)
             if done.returncode != 0:
                 raise ServiceError(
-                    f"cannot set up the ralph LRS in {venv} ({' '.join(step[:4])} failed): "
-                    f"it needs PyPI to install {' '.join(_RALPH_REQUIREMENTS)}\n"
-                    f"{done.stderr[-2000:]}"
+                    f"cannot set up {what} in {venv} ({' '.join(step[:4])} failed): "
+                    f"it needs PyPI to install {' '.join(requirements)}\n{done.stderr[-2000:]}"
                 )
-        ready.write_text(RALPH_VERSION)
+        ready.write_text(wanted)
     return python
+
+
+def openedx_bus_python() -> Path:
+    """The python of a venv holding Open edX's event-bus packages, created once (Django and
+    Open edX's pins are no business of ours): `$TRANSLATOR_TEST_OPENEDX_BUS_VENV`, or
+    `~/.cache/edx-xapi-translator/openedx-bus-<edx-event-bus-redis version>`."""
+    version = OPENEDX_BUS_REQUIREMENTS[1].partition("==")[2]
+    default = Path.home() / ".cache" / "edx-xapi-translator" / f"openedx-bus-{version}"
+    venv = Path(os.environ.get("TRANSLATOR_TEST_OPENEDX_BUS_VENV") or default)
+    return _venv_python(venv, OPENEDX_BUS_REQUIREMENTS, "Open edX's event-bus packages")
+
+
+def produce_tracking_events(redis_url: str, prefix: str, events: list[dict[str, Any]]) -> None:
+    """Send `events` (as event-tracking hands them to its backends) to the stream
+    `<prefix>-analytics` through Open edX's own packages (tests/support/openedx_bus_producer.py
+    in their venv)."""
+    script = Path(__file__).parent / "support" / "openedx_bus_producer.py"
+    done = subprocess.run(
+        [str(openedx_bus_python()), str(script), redis_url, prefix],
+        input=b"".join(orjson.dumps(event) + b"\n" for event in events),
+        capture_output=True,
+        check=False,
+        timeout=120,
+    )
+    if done.returncode != 0 or done.stdout.strip() != str(len(events)).encode():
+        raise ServiceError(
+            f"Open edX's producer failed (exit {done.returncode}):\n"
+            f"{done.stderr.decode(errors='replace')[-2000:]}"
+        )
 
 
 class RalphLRS:

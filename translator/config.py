@@ -66,6 +66,11 @@ class Settings:
     stop_grace: float = 10.0
     # Where `translator follow` keeps the position of each followed log (design §11).
     checkpoint_path: Path = Path("checkpoints.json")
+    # The Redis that Open edX's event bus writes to (`translator consume`); None: `redis_url`.
+    event_bus_redis_url: str | None = field(default=None, repr=False)
+    # An entry another consumer has held unacknowledged this many seconds is claimed: that
+    # consumer is taken for dead (a live one that is slower only causes a harmless redelivery).
+    event_bus_claim_idle: float = 60.0
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with the given (already typed) settings changed; `None` means "not given"."""

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from translator.cli.check import check
+from translator.cli.consume import consume
 from translator.cli.coverage import coverage
 from translator.cli.dead_letters import dead_letters
 from translator.cli.dry_run import dry_run
@@ -33,7 +34,18 @@ def main(ctx: click.Context, config: Path | None) -> None:
     ctx.obj["config"] = config
 
 
-# The commands, in the order `translator --help` lists them (click sorts them by name).
-_COMMANDS = (dry_run, check, explain, coverage, forward, follow, status, dead_letters, worker)
+# Every command, registered here and nowhere else (`translator --help` lists them by name).
+_COMMANDS = (
+    dry_run,
+    check,
+    explain,
+    coverage,
+    forward,
+    follow,
+    consume,
+    status,
+    dead_letters,
+    worker,
+)
 for _command in _COMMANDS:
     main.add_command(_command)

@@ -63,9 +63,9 @@ class Checkpoints:
         return dict(self._positions)
 
     def advance(self, line: SourceLine) -> None:
-        """Record that `line` is settled (lines without a position are not followed: ignored)."""
+        """Record that `line` is settled (lines without a file position are ignored)."""
         position = line.position
-        if position is None:
+        if not isinstance(position, FilePosition):
             return
         self._positions[position.path] = position
         self._dirty = True

@@ -164,4 +164,6 @@ def parse_line(line: SourceLine) -> dict[str, Any]:
     """Decode and normalise one line. Raises InputError with the reason the line is rejected."""
     if line.over_limit:
         raise InputError(f"line longer than {line.over_limit} bytes")
+    if line.unusable:
+        raise InputError(line.unusable)
     return normalise(decode_event(line.text))

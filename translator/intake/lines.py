@@ -17,7 +17,14 @@ from typing import IO, BinaryIO, Final
 
 from translator.errors import ConfigError
 
-__all__ = ["DEFAULT_MAX_LINE_BYTES", "STDIN_NAME", "FilePosition", "SourceLine", "read_lines"]
+__all__ = [
+    "DEFAULT_MAX_LINE_BYTES",
+    "STDIN_NAME",
+    "FilePosition",
+    "SourceLine",
+    "StreamEntry",
+    "read_lines",
+]
 
 DEFAULT_MAX_LINE_BYTES: Final = 1_000_000  # the default of Settings.max_line_bytes
 STDIN_NAME: Final = "<stdin>"
@@ -45,6 +52,14 @@ class FilePosition:
 
 
 @dataclass(frozen=True, slots=True)
+class StreamEntry:
+    """The Redis Stream entry a line came from: what is acknowledged (XACK) once it is settled."""
+
+    stream: str
+    entry_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class SourceLine:
     """One physical input line and where it came from, so a reject can name file and line."""
 
@@ -56,8 +71,12 @@ class SourceLine:
     """The raw line without its line ending; b"" when the line was too long."""
     over_limit: int = 0
     """The byte limit the line exceeded (its content was discarded while reading), or 0."""
-    position: FilePosition | None = None
-    """Set by a follower: where its file stands once this line is settled."""
+    position: FilePosition | StreamEntry | None = None
+    """Set by a live intake: where its file stands, or which stream entry to acknowledge, once
+    this line is settled."""
+    unusable: str = ""
+    """Why the intake could not make an event of what it read (an event-bus entry that does not
+    decode), or "": the line is then rejected with this reason."""
 
     @property
     def too_long(self) -> bool:

@@ -105,6 +105,7 @@ def test_events_all_names_the_public_api() -> None:
         "FilePosition",
         "STDIN_NAME",
         "SourceLine",
+        "StreamEntry",
         "read_lines",
     ]
     for module in (events, lines):
@@ -538,6 +539,13 @@ def test_parse_line_rejects_a_too_long_line_naming_the_limit() -> None:
     with pytest.raises(InputError) as caught:
         parse_line(line)
     assert caught.value.reason == "line longer than 4096 bytes"
+
+
+def test_parse_line_rejects_a_line_the_intake_found_unusable_with_its_reason() -> None:
+    line = SourceLine("redis-stream:analytics#1-0", 1, b"", unusable="the entry has no event_data")
+    with pytest.raises(InputError) as caught:
+        parse_line(line)
+    assert caught.value.reason == "the entry has no event_data"
 
 
 def test_parse_line_rejects_a_blank_line() -> None:

@@ -1,0 +1,272 @@
+"""`translator consume`: deliver the tracking events of the Open edX event bus (Redis Streams)."""
+
+from __future__ import annotations
+
+import socket
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import click
+import redis
+
+from translator.cli.common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    destinations,
+    fail,
+    library_warnings,
+    load_command_plan,
+    overlay_option,
+    redact,
+    retry_policy,
+    settings_of,
+    translator_of,
+)
+from translator.cli.stopping import Stopped, graceful_stop, until_stopped
+from translator.config import Settings
+from translator.errors import ConfigError, DeliveryError
+from translator.intake.bus import BusConsumer
+from translator.intake.lines import SourceLine
+from translator.intake.ticks import Idle
+from translator.pipeline import run, translate_lines
+from translator.sinks.dead_letters import FileDeadLetterStore
+from translator.sinks.delivery import Deliverer
+from translator.sinks.forwarding import DestinationRoute, ForwardingSink
+from translator.sinks.rejects import RejectsWriter
+from translator.summary import Summary, forward_total
+
+__all__ = ["consume"]
+
+DEFAULT_GROUP = "edx-xapi-translator"
+
+
+@click.command()
+@click.option(
+    "--stream",
+    required=True,
+    help="The stream's key: the topic (usually `analytics`), prefixed `<EVENT_BUS_TOPIC_PREFIX>-` "
+    "when the LMS sets that prefix.",
+)
+@click.option(
+    "--group",
+    default=DEFAULT_GROUP,
+    show_default=True,
+    help="The consumer group: consumers of one group share the events.",
+)
+@click.option(
+    "--consumer",
+    help="This consumer's name in the group, the same across its restarts "
+    "(default: the host name).",
+)
+@overlay_option
+@click.option(
+    "--from-start",
+    "start",
+    flag_value="start",
+    help="A new group: translate what the stream still holds, then what comes.",
+)
+@click.option(
+    "--from-end",
+    "start",
+    flag_value="end",
+    help="A new group: translate only what is added from now on.",
+)
+@click.option(
+    "--rejects",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Append rejected entries here (JSON lines with entry, reason and text).",
+)
+@click.option(
+    "--status-every",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="Seconds between two status lines on stderr, with the group's lag (0: none).",
+)
+@click.pass_context
+def consume(
+    ctx: click.Context,
+    stream: str,
+    group: str,
+    consumer: str | None,
+    overlays: tuple[Path, ...],
+    start: str | None,
+    rejects: Path | None,
+    status_every: float,
+) -> None:
+    """Consume the tracking events that Open edX's event bus (edx-event-bus-redis) writes to a
+    Redis Stream, and deliver them to the configured LRSs, until SIGTERM or Ctrl-C.
+
+    Redis is TRANSLATOR_EVENT_BUS_REDIS_URL (default: TRANSLATOR_REDIS_URL). The consumer reads
+    through a consumer group and acknowledges an entry only once its statements are delivered or
+    dead-lettered; what it leaves unacknowledged (a crash, a stop) is read again by it when it
+    restarts, or claimed by another consumer of the group after TRANSLATOR_EVENT_BUS_CLAIM_IDLE
+    seconds. Statement ids are deterministic: a redelivered entry is stored once. A group that
+    does not exist yet needs --from-start or --from-end. On a stop, what was read is delivered
+    within TRANSLATOR_STOP_GRACE seconds, the rest stays pending, the summary is printed: exit 0.
+    """
+    settings = settings_of(ctx, overlays=overlays)
+    if settings.pseudonym_secret is None:
+        fail(
+            "TRANSLATOR_PSEUDONYM_SECRET is not set: statements sent to an LRS need actor ids "
+            "that stay the same from run to run"
+        )
+    url = settings.event_bus_redis_url or settings.redis_url
+    client = redis.Redis.from_url(url)
+    bus = BusConsumer(
+        client,
+        stream,
+        group,
+        consumer or socket.gethostname(),
+        max_line_bytes=settings.max_line_bytes,
+        block=min(0.2, settings.batch_max_wait / 2),
+        claim_idle=settings.event_bus_claim_idle,
+    )
+    try:
+        if not bus.group_exists():
+            if start is None:
+                fail(
+                    f"the stream {stream!r} has no consumer group {group!r} yet: on a first run, "
+                    "say --from-start (translate what the stream still holds) or --from-end "
+                    "(only what comes next)"
+                )
+            bus.create_group(from_start=start == "start")
+    except redis.RedisError as exc:
+        fail(f"cannot use the event bus's Redis at {redact(url)}: {exc}")
+    configured = destinations(settings)
+    plan = load_command_plan(settings)
+    translator = translator_of(settings, plan)
+    store = FileDeadLetterStore(settings.dead_letter_path)
+    sink = ForwardingSink(
+        [
+            DestinationRoute(
+                Deliverer.from_settings(
+                    destination, settings, dead_letters=store, retry=retry_policy(settings)
+                ),
+                store,
+                str(settings.dead_letter_path),
+            )
+            for destination in configured
+        ],
+        kind=plan.target.name,
+    )
+    summary = Summary()
+    status = EXIT_OK
+    with ExitStack() as stack:
+        reject_writer = None
+        if rejects is not None:
+            try:
+                reject_writer = RejectsWriter(stack.enter_context(rejects.open("ab")))
+            except OSError as exc:
+                fail(f"{rejects}: cannot write rejects file: {exc.strerror}")
+        stack.enter_context(library_warnings())
+        stop = stack.enter_context(graceful_stop(settings.stop_grace))
+        lines = until_stopped(bus.lines(stop.requested), stop)
+        try:
+            run(
+                translate_lines(_with_status(lines, bus, summary, sink, status_every), translator),
+                summary,
+                [sink],
+                on_reject=reject_writer.write if reject_writer else None,
+                on_settled=bus.acknowledge,
+            )
+        except Stopped:
+            click.echo(
+                "stopped before every statement read was delivered: their entries stay pending "
+                "in the group, and are read again",
+                err=True,
+            )
+        except (ConfigError, DeliveryError) as exc:
+            click.echo(f"error: {exc}", err=True)
+            status = EXIT_USAGE
+        except redis.RedisError as exc:
+            click.echo(f"error: the event bus's Redis failed: {exc}", err=True)
+            status = EXIT_USAGE
+        finally:
+            _acknowledge(bus)
+    _summary(summary, sink, bus, settings, rejects)
+    client.close()
+    sys.exit(status)
+
+
+def _status(bus: BusConsumer) -> str:
+    try:
+        return str(bus.lag())
+    except redis.RedisError as exc:
+        return f"lag unknown ({exc})"
+
+
+def _with_status(
+    lines: Iterator[SourceLine | Idle],
+    bus: BusConsumer,
+    summary: Summary,
+    sink: ForwardingSink,
+    every: float,
+) -> Iterator[SourceLine | Idle]:
+    """The lines, and a one-line status on stderr every `every` seconds (0: never), busy or
+    quiet, with the group's lag."""
+    due = time.monotonic() + every
+    for line in lines:
+        if every and time.monotonic() >= due:
+            click.echo(
+                f"status: read {summary.read}, delivered {sink.delivered}, "
+                f"dead-lettered {sink.dead_lettered}, rejected {summary.rejected}, "
+                f"claimed {bus.claimed}, {_status(bus)}",
+                err=True,
+            )
+            due = time.monotonic() + every
+        yield line
+
+
+def _acknowledge(bus: BusConsumer) -> None:
+    try:
+        bus.flush()
+    except redis.RedisError as exc:
+        click.echo(
+            f"error: cannot acknowledge the entries settled last ({exc}): they are read again",
+            err=True,
+        )
+
+
+def _summary(
+    summary: Summary,
+    sink: ForwardingSink,
+    bus: BusConsumer,
+    settings: Settings,
+    rejects: Path | None,
+) -> None:
+    for detail in summary.detail_lines():
+        click.echo(detail, err=True)
+    for route in sink.routes:
+        click.echo(
+            f"destination {route.destination.name!r}: delivered {route.delivered}, "
+            f"dead-lettered {route.dead_lettered}" + (" (stopped)" if route.stopped else ""),
+            err=True,
+        )
+    if sink.dead_lettered:
+        click.echo(
+            f"dead letters are in {settings.dead_letter_path}: `translator dead-letters replay` "
+            "sends them",
+            err=True,
+        )
+    if rejects is not None and summary.rejected:
+        click.echo(f"rejected entries written to {rejects}", err=True)
+    click.echo(
+        f"stream {bus.stream!r}, group {bus.group!r}: claimed {bus.claimed}, left pending "
+        f"{bus.unacknowledged}, {_status(bus)}",
+        err=True,
+    )
+    click.echo(
+        forward_total(
+            read=summary.read,
+            translated=summary.translated,
+            delivered=sink.delivered,
+            dead_lettered=sink.dead_lettered,
+            skipped=summary.skipped,
+            rejected=summary.rejected,
+        ),
+        err=True,
+    )
