@@ -66,6 +66,9 @@ class Settings:
     stop_grace: float = 10.0
     # Where `translator follow` keeps the position of each followed log (design §11).
     checkpoint_path: Path = Path("checkpoints.json")
+    # Prometheus metrics of long-running commands and workers: on this port when not 0.
+    metrics_port: int = 0
+    metrics_address: str = "127.0.0.1"
     # The Redis that Open edX's event bus writes to (`translator consume`); None: `redis_url`.
     event_bus_redis_url: str | None = field(default=None, repr=False)
     # An entry another consumer has held unacknowledged this many seconds is claimed: that
@@ -227,6 +230,8 @@ def check_settings(settings: Settings) -> None:
     for name in _POSITIVE:
         if not getattr(settings, name) > 0:
             problems.append(f"setting {name}: must be more than 0, not {getattr(settings, name)}")
+    if not 0 <= settings.metrics_port <= 65535:
+        problems.append(f"setting metrics_port: {settings.metrics_port} is not a TCP port")
     if settings.stop_grace < 0:
         problems.append(f"setting stop_grace: must be 0 or more, not {settings.stop_grace}")
     if settings.visibility_timeout < 1:

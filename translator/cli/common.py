@@ -19,8 +19,11 @@ from translator.errors import ConfigError, MappingError
 from translator.intake.lines import SourceLine, read_lines
 from translator.intake.ticks import Idle, with_idle_ticks
 from translator.mapping.plan import Plan, load_plan
-from translator.sinks.delivery import RetryPolicy
+from translator.sinks.dead_letters import FileDeadLetterStore
+from translator.sinks.delivery import Deliverer, RetryPolicy
 from translator.sinks.destinations import Destination, load_destinations
+from translator.sinks.forwarding import DestinationRoute, ForwardingSink
+from translator.summary import Summary
 from translator.targets.registry import DEFAULT_TARGET, get_target
 
 __all__ = [
@@ -30,6 +33,7 @@ __all__ = [
     "EXIT_USAGE",
     "destinations",
     "fail",
+    "forwarding_sink",
     "input_lines",
     "library_warnings",
     "load_command_plan",
@@ -37,6 +41,7 @@ __all__ = [
     "progress_lines",
     "redact",
     "retry_policy",
+    "serve_metrics",
     "settings_of",
     "translator_of",
 ]
@@ -209,3 +214,35 @@ def retry_policy(settings: Settings, *, max_elapsed: float | None = None) -> Ret
     return RetryPolicy(
         initial=settings.retry_initial, maximum=settings.retry_max, max_elapsed=max_elapsed
     )
+
+
+def forwarding_sink(settings: Settings, plan: Plan) -> ForwardingSink:
+    """In-process delivery of the plan's statements to every configured destination of its
+    kind, retried per the settings, dead letters in the file store."""
+    store = FileDeadLetterStore(settings.dead_letter_path)
+    routes = [
+        DestinationRoute(
+            Deliverer.from_settings(
+                destination, settings, dead_letters=store, retry=retry_policy(settings)
+            ),
+            store,
+            str(settings.dead_letter_path),
+        )
+        for destination in destinations(settings)
+    ]
+    return ForwardingSink(routes, kind=plan.target.name)
+
+
+def serve_metrics(settings: Settings, summary: Summary, sink: ForwardingSink) -> None:
+    """Expose the run's Prometheus metrics when TRANSLATOR_METRICS_PORT is set."""
+    if not settings.metrics_port:
+        return
+    from translator.metrics import RunMetrics, serve
+
+    try:
+        serve(settings.metrics_port, settings.metrics_address, RunMetrics(summary, sink.routes))
+    except OSError as exc:
+        fail(
+            f"setting metrics_port: cannot serve metrics on "
+            f"{settings.metrics_address}:{settings.metrics_port}: {exc.strerror}"
+        )

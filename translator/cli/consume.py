@@ -15,13 +15,13 @@ import redis
 from translator.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
-    destinations,
     fail,
+    forwarding_sink,
     library_warnings,
     load_command_plan,
     overlay_option,
     redact,
-    retry_policy,
+    serve_metrics,
     settings_of,
     translator_of,
 )
@@ -32,9 +32,7 @@ from translator.intake.bus import BusConsumer
 from translator.intake.lines import SourceLine
 from translator.intake.ticks import Idle
 from translator.pipeline import run, translate_lines
-from translator.sinks.dead_letters import FileDeadLetterStore
-from translator.sinks.delivery import Deliverer
-from translator.sinks.forwarding import DestinationRoute, ForwardingSink
+from translator.sinks.forwarding import ForwardingSink
 from translator.sinks.rejects import RejectsWriter
 from translator.summary import Summary, forward_total
 
@@ -136,24 +134,11 @@ def consume(
             bus.create_group(from_start=start == "start")
     except redis.RedisError as exc:
         fail(f"cannot use the event bus's Redis at {redact(url)}: {exc}")
-    configured = destinations(settings)
     plan = load_command_plan(settings)
     translator = translator_of(settings, plan)
-    store = FileDeadLetterStore(settings.dead_letter_path)
-    sink = ForwardingSink(
-        [
-            DestinationRoute(
-                Deliverer.from_settings(
-                    destination, settings, dead_letters=store, retry=retry_policy(settings)
-                ),
-                store,
-                str(settings.dead_letter_path),
-            )
-            for destination in configured
-        ],
-        kind=plan.target.name,
-    )
+    sink = forwarding_sink(settings, plan)
     summary = Summary()
+    serve_metrics(settings, summary, sink)
     status = EXIT_OK
     with ExitStack() as stack:
         reject_writer = None

@@ -13,12 +13,12 @@ import click
 from translator.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
-    destinations,
     fail,
+    forwarding_sink,
     library_warnings,
     load_command_plan,
     overlay_option,
-    retry_policy,
+    serve_metrics,
     settings_of,
     translator_of,
 )
@@ -30,9 +30,7 @@ from translator.intake.follow import Follower
 from translator.intake.lines import SourceLine
 from translator.intake.ticks import IDLE, Idle
 from translator.pipeline import run, translate_lines
-from translator.sinks.dead_letters import FileDeadLetterStore
-from translator.sinks.delivery import Deliverer
-from translator.sinks.forwarding import DestinationRoute, ForwardingSink
+from translator.sinks.forwarding import ForwardingSink
 from translator.summary import Summary, forward_total
 
 __all__ = ["follow"]
@@ -103,23 +101,9 @@ def follow(
             f"{new[0]} has no checkpoint in {settings.checkpoint_path}: on a first run, say "
             "--from-start (send what it holds) or --from-end (only what comes next)"
         )
-    configured = destinations(settings)
     plan = load_command_plan(settings)
     translator = translator_of(settings, plan)
-    store = FileDeadLetterStore(settings.dead_letter_path)
-    sink = ForwardingSink(
-        [
-            DestinationRoute(
-                Deliverer.from_settings(
-                    destination, settings, dead_letters=store, retry=retry_policy(settings)
-                ),
-                store,
-                str(settings.dead_letter_path),
-            )
-            for destination in configured
-        ],
-        kind=plan.target.name,
-    )
+    sink = forwarding_sink(settings, plan)
     follower = Follower(
         paths,
         checkpoints,
@@ -128,6 +112,7 @@ def follow(
         poll_interval=min(0.05, settings.batch_max_wait / 4),
     )
     summary = Summary()
+    serve_metrics(settings, summary, sink)
     status = EXIT_OK
     with ExitStack() as stack:
         stack.enter_context(library_warnings())

@@ -13,13 +13,13 @@ from translator.cli.common import (
     EXIT_OK,
     EXIT_REJECTED,
     EXIT_USAGE,
-    destinations,
     fail,
+    forwarding_sink,
     input_lines,
     library_warnings,
     load_command_plan,
     overlay_option,
-    retry_policy,
+    serve_metrics,
     settings_of,
     translator_of,
 )
@@ -28,9 +28,6 @@ from translator.cli.stopping import Stop, Stopped, graceful_stop, until_stopped
 from translator.config import Settings
 from translator.errors import ConfigError, DeliveryError
 from translator.pipeline import run, translate_lines
-from translator.sinks.dead_letters import FileDeadLetterStore
-from translator.sinks.delivery import Deliverer
-from translator.sinks.forwarding import DestinationRoute, ForwardingSink
 from translator.sinks.rejects import RejectsWriter
 from translator.summary import Summary, forward_total
 
@@ -120,24 +117,11 @@ def _forward_direct(
             "that stay the same from run to run; set the secret (the same one every time, kept "
             "like a password) and run again"
         )
-    configured = destinations(settings)
     plan = load_command_plan(settings)
     translator = translator_of(settings, plan)
-    store = FileDeadLetterStore(settings.dead_letter_path)
-    sink = ForwardingSink(
-        [
-            DestinationRoute(
-                Deliverer.from_settings(
-                    destination, settings, dead_letters=store, retry=retry_policy(settings)
-                ),
-                store,
-                str(settings.dead_letter_path),
-            )
-            for destination in configured
-        ],
-        kind=plan.target.name,
-    )
+    sink = forwarding_sink(settings, plan)
     summary = Summary()
+    serve_metrics(settings, summary, sink)
     status = EXIT_OK
     with ExitStack() as stack:
         reject_writer = None

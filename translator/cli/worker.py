@@ -45,6 +45,18 @@ def worker(
         sys.exit(EXIT_USAGE)
     except ConfigError as exc:
         fail(str(exc))
+    if settings.metrics_port:
+        from translator.metrics import QueueMetrics, serve
+        from worker.app import QUEUE
+
+        try:
+            serve(
+                settings.metrics_port,
+                settings.metrics_address,
+                QueueMetrics(settings.redis_url, QUEUE),
+            )
+        except OSError as exc:
+            fail(f"setting metrics_port: cannot serve metrics: {exc.strerror}")
     argv = ["worker", f"--loglevel={loglevel}"]
     if concurrency is not None:
         argv.append(f"--concurrency={concurrency}")

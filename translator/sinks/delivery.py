@@ -134,6 +134,7 @@ class _BatchSender:
         self.destination = destination
         self.client = client
         self.retry = retry
+        self.retries = 0  # requests sent again after a transient answer, over the sender's life
         self._retrying: Retrying | None = None
         if retry is not None:
             stop = stop_never if retry.max_elapsed is None else stop_after_delay(retry.max_elapsed)
@@ -231,6 +232,7 @@ class _BatchSender:
         )
 
     def _log_retry(self, retry_state: RetryCallState) -> None:
+        self.retries += 1
         answer = retry_state.outcome.result() if retry_state.outcome is not None else None
         wait = retry_state.next_action.sleep if retry_state.next_action is not None else 0.0
         logger.warning(
@@ -324,6 +326,8 @@ class Deliverer:
         self.duplicates = 0
         self.dead_lettered = 0
         self.requests = 0
+        self.batches = 0  # settled batches, and the seconds they took (the metrics read them)
+        self.batch_seconds = 0.0
 
     @classmethod
     def from_settings(
@@ -409,6 +413,7 @@ class Deliverer:
         """Settle `items` now as one batch, bypassing the buffer (used by dead-letter replay)."""
         if self.refused is not None:
             raise DestinationRefused(str(self.refused))
+        started = time.monotonic()
         try:
             result = self._sender.send(items)
         except DestinationRefused as exc:
@@ -416,7 +421,14 @@ class Deliverer:
             raise
         self.dead_letters.add(*result.dead_letters)
         self._count(result)
+        self.batches += 1
+        self.batch_seconds += time.monotonic() - started
         return result
+
+    @property
+    def retries(self) -> int:
+        """Requests sent again after a transient answer (429, 5xx, timeout, no connection)."""
+        return self._sender.retries
 
     def dead_letter_pending(self, reason: str, *, status: int | None = None) -> int:
         """Move every pending statement to the dead-letter store (to replay once the cause is

@@ -297,3 +297,50 @@ def test_forward_on_sigterm_delivers_what_it_read_and_says_where_reading_stopped
     assert stderr.strip().splitlines()[-1] == (
         "read 3, translated 3, delivered 3, dead-lettered 0, skipped 0, rejected 0"
     )
+
+
+def test_forward_exposes_prometheus_metrics_while_it_runs(
+    env: dict[str, str], lrs: RalphLRS, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+    from logs import enrollment
+    from services import free_port
+
+    port = free_port()
+    with subprocess.Popen(
+        [sys.executable, "-m", "translator", "forward", "-", "--no-progress"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={
+            **os.environ,
+            **env,
+            "TRANSLATOR_BATCH_MAX_WAIT": "0.3",
+            "TRANSLATOR_METRICS_PORT": str(port),
+        },
+    ) as process:
+        assert process.stdin is not None
+        for index in range(3):
+            process.stdin.write(orjson.dumps(enrollment(index)) + b"\n")
+        process.stdin.write(b"not json\n")
+        process.stdin.flush()
+        deadline, text = time.monotonic() + 20, ""
+        while time.monotonic() < deadline:
+            try:
+                text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+            except httpx.HTTPError:
+                text = ""
+            if 'translator_delivered_statements_total{destination="default"} 3.0' in text:
+                break
+            time.sleep(0.2)
+        process.stdin.close()
+        process.wait(timeout=30)
+    assert 'translator_delivered_statements_total{destination="default"} 3.0' in text
+    assert 'translator_lines_total{bucket="translated"} 3.0' in text
+    assert 'translator_lines_total{bucket="rejected"} 1.0' in text
+    assert 'translator_batch_seconds_count{destination="default"} 1.0' in text
+    assert 'translator_destination_stopped{destination="default"} 0.0' in text
