@@ -2,10 +2,13 @@
 
 The Celery tasks (worker.tasks) are thin wrappers that decide when to retry. Message shapes:
 
-    translate_chunk(run_id, source, first_lineno, lines)
+    translate_chunk(run_id, source, first_lineno, lines[, chunk_key])
         lines: list[str | None], each raw line's bytes as latin-1 text (lossless: one code point
         per byte, so a line that is not UTF-8 is rejected on the worker with the right reason),
         or None for a line longer than max_line_bytes; line numbers run from first_lineno.
+        chunk_key: the chunk's identity in its run (the producer numbers its chunks), so that a
+        followed log whose line numbers start again after a rotation never repeats a key;
+        without it, `source:first_lineno`.
     deliver_batch(run_id, destination_name, items)
         items: list of {"statement": {...}, "source": "file:line"}, at most batch_size of them.
 
@@ -230,7 +233,7 @@ def batch_key(destination: str, items: Sequence[dict[str, Any]]) -> str:
 class ChunkReport:
     """What one chunk came to (for the log line and the tests)."""
 
-    key: str
+    where: str  # `source:first_lineno`, for the log line
     last_lineno: int
     summary: Summary
     batches: list[BatchMessage] = field(default_factory=list)
@@ -241,7 +244,7 @@ class ChunkReport:
     def log_line(self, run_id: str) -> str:
         s = self.summary
         return (
-            f"run {run_id}: {self.key}-{self.last_lineno}: read {s.read}, translated "
+            f"run {run_id}: {self.where}-{self.last_lineno}: read {s.read}, translated "
             f"{s.translated} ({s.statements} statements), skipped {s.skipped}, rejected "
             f"{s.rejected}; {self.routed} statements queued in {len(self.batches)} batches"
         )
@@ -255,6 +258,7 @@ def process_chunk(
     lines: Sequence[str | None],
     *,
     publish: Callable[[str, str, list[dict[str, Any]]], None],
+    chunk_key: str | None = None,
 ) -> ChunkReport | None:
     """Translate a chunk, hand its statements to `publish(run_id, destination, items)` in batches
     of `batch_size` per destination (by each destination's org/course filter), then count the
@@ -269,7 +273,9 @@ def process_chunk(
     settings = context.settings
     decoded = decode_lines(source, first_lineno, lines, max_line_bytes=settings.max_line_bytes)
     book = _book(context, run_id)
-    key = f"{source}:{first_lineno}"
+    if chunk_key is not None and not isinstance(chunk_key, str):
+        raise MalformedMessage("a chunk key is text")
+    key = chunk_key or f"{source}:{first_lineno}"
     if book.chunk_done(key):
         logger.info("run %s: chunk %s was already done; skipped", run_id, key)
         return None
@@ -298,7 +304,8 @@ def process_chunk(
                 unrouted += len(outcome.statements)
         elif outcome.status == REJECTED:
             rejects.append((where, reject_record(result)))
-    report = ChunkReport(key, first_lineno + len(decoded) - 1, summary, unrouted=unrouted)
+    where = f"{source}:{first_lineno}"
+    report = ChunkReport(where, first_lineno + len(decoded) - 1, summary, unrouted=unrouted)
     size = max(1, settings.batch_size)
     for name, items in routes.items():
         for start in range(0, len(items), size):

@@ -84,7 +84,10 @@ class RunProducer:
             self._finish(producer, held)
 
     def _send(self, producer: Any, chunk: Chunk) -> None:
-        args = [self.run_id, chunk.source, chunk.first_lineno, encode_lines(chunk.lines)]
+        # The chunk's number in the run is its key: unique even when a followed log's line
+        # numbers start again after a rotation, and the same when Celery redelivers it.
+        key = f"#{self.chunks}"
+        args = [self.run_id, chunk.source, chunk.first_lineno, encode_lines(chunk.lines), key]
         self.celery.send_task(TRANSLATE_CHUNK, args=args, producer=producer)
         self.lines += len(chunk.lines)
         self.chunks += 1

@@ -98,11 +98,18 @@ def _publish(run_id: str, destination: str, items: list[dict[str, Any]]) -> None
 
 
 def _translate_chunk(
-    task: Any, run_id: str, source: str, first_lineno: int, lines: list[str | None]
+    task: Any,
+    run_id: str,
+    source: str,
+    first_lineno: int,
+    lines: list[str | None],
+    chunk_key: str | None = None,
 ) -> None:
     """Translate a chunk of raw lines and enqueue its statements in batches (worker.jobs)."""
     try:
-        process_chunk(context(), run_id, source, first_lineno, lines, publish=_publish)
+        process_chunk(
+            context(), run_id, source, first_lineno, lines, publish=_publish, chunk_key=chunk_key
+        )
     except MalformedMessage as exc:
         logger.error("run %s: a malformed chunk message was dropped: %s", run_id, exc)
     except Exception as exc:
