@@ -56,6 +56,9 @@ class Settings:
     stop_grace: float = 10.0
     # Where `translator follow` keeps the position of each followed log (DESIGN §11).
     checkpoint_path: Path = Path("checkpoints.json")
+    # The official IMS Caliper 1.2 JSON Schemas (their `json_schema/` folder), read by the strict
+    # Caliper check; not shipped with the package (translator.targets.caliper.strict says why).
+    caliper_schema_dir: Path | None = None
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with the given (already typed) settings changed; `None` means "not given"."""
