@@ -37,7 +37,7 @@ from translator.sinks.destinations import Destination, load_destinations
 from translator.sinks.rejects import reject_record
 from translator.sinks.routing import Router
 from translator.summary import Summary
-from translator.targets.registry import DEFAULT_TARGET, get_target
+from translator.targets.registry import DEFAULT_TARGET, TARGETS, get_target
 from worker.runs import RunBook, skip_field
 
 __all__ = [
@@ -155,7 +155,7 @@ class WorkerContext:
                     "TRANSLATOR_PSEUDONYM_SECRET is not set on this worker: it will not translate "
                     "with a throw-away key; set it (the same on every worker) and restart"
                 )
-            plan = load_plan(self.settings, get_target(DEFAULT_TARGET))
+            plan = load_plan(self.settings, get_target(DEFAULT_TARGET), known_targets=TARGETS)
             self._translator = Translator(plan, id_namespace=self.settings.id_namespace)
         return self._translator
 

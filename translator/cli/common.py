@@ -21,7 +21,7 @@ from translator.intake.ticks import Idle, with_idle_ticks
 from translator.mapping.plan import Plan, load_plan
 from translator.sinks.delivery import RetryPolicy
 from translator.sinks.destinations import Destination, load_destinations
-from translator.targets.registry import DEFAULT_TARGET, get_target
+from translator.targets.registry import DEFAULT_TARGET, TARGETS, get_target
 
 __all__ = [
     "EXIT_INTERRUPTED",
@@ -69,7 +69,7 @@ def settings_of(ctx: click.Context, **overrides: Any) -> Settings:
 def load_command_plan(settings: Settings, target: str = DEFAULT_TARGET) -> Plan:
     """The compiled plan of `target`, or every mapping error on stderr and the usage status."""
     try:
-        return load_plan(settings, get_target(target))
+        return load_plan(settings, get_target(target), known_targets=TARGETS)
     except MappingError as exc:
         click.echo(str(exc), err=True)
         sys.exit(EXIT_USAGE)
