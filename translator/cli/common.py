@@ -21,6 +21,7 @@ from translator.intake.ticks import Idle, with_idle_ticks
 from translator.mapping.plan import Plan, load_plan
 from translator.sinks.delivery import RetryPolicy
 from translator.sinks.destinations import Destination, load_destinations
+from translator.targets.caliper.strict import use_schema_dir
 from translator.targets.registry import DEFAULT_TARGET, TARGETS, get_target
 
 __all__ = [
@@ -34,10 +35,12 @@ __all__ = [
     "library_warnings",
     "load_command_plan",
     "overlay_option",
+    "parse_targets",
     "progress_lines",
     "redact",
     "retry_policy",
     "settings_of",
+    "target_option",
     "translator_of",
 ]
 
@@ -66,8 +69,33 @@ def settings_of(ctx: click.Context, **overrides: Any) -> Settings:
     return settings.with_overrides(**overrides)
 
 
+def target_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`--target xapi|caliper|xapi,caliper`: the standards to write."""
+    return click.option(
+        "--target",
+        "targets",
+        default=DEFAULT_TARGET,
+        show_default=True,
+        callback=lambda _ctx, _param, value: parse_targets(value),
+        help="The standard(s) to write, comma-separated: " + ", ".join(TARGETS) + ".",
+    )(fn)
+
+
+def parse_targets(text: str) -> list[str]:
+    """Target names from `xapi,caliper`, each once, in order; a usage error names the known."""
+    names: list[str] = []
+    for part in text.split(","):
+        name = part.strip()
+        if name not in TARGETS:
+            raise click.BadParameter(f"unknown target {name!r} (known: {', '.join(TARGETS)})")
+        if name not in names:
+            names.append(name)
+    return names
+
+
 def load_command_plan(settings: Settings, target: str = DEFAULT_TARGET) -> Plan:
     """The compiled plan of `target`, or every mapping error on stderr and the usage status."""
+    use_schema_dir(settings.caliper_schema_dir)
     try:
         return load_plan(settings, get_target(target), known_targets=TARGETS)
     except MappingError as exc:

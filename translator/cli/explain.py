@@ -9,8 +9,16 @@ from typing import Any
 
 import click
 
-from translator.cli.common import fail, load_command_plan, overlay_option, settings_of
+from translator.cli.common import (
+    fail,
+    load_command_plan,
+    overlay_option,
+    settings_of,
+    target_option,
+)
+from translator.config import Settings
 from translator.mapping.nodes import Node, child_pointer
+from translator.mapping.plan import Plan
 from translator.messages import did_you_mean
 
 __all__ = ["explain"]
@@ -50,11 +58,18 @@ def _explain_lines(node: Node, pointer: str) -> Iterator[str]:
 @click.command()
 @click.argument("event")
 @overlay_option
+@target_option
 @click.pass_context
-def explain(ctx: click.Context, event: str, overlays: tuple[Path, ...]) -> None:
+def explain(ctx: click.Context, event: str, overlays: tuple[Path, ...], targets: list[str]) -> None:
     """Print the effective mapping of EVENT with the file:line behind each field."""
     settings = settings_of(ctx, overlays=overlays)
-    plan = load_command_plan(settings)
+    for target in targets:
+        if len(targets) > 1:
+            click.echo(f"== {target}")
+        _explain_one(event, settings, load_command_plan(settings, target))
+
+
+def _explain_one(event: str, settings: Settings, plan: Plan) -> None:
     if event in plan.disabled:
         click.echo(f"{event}: disabled ({plan.disabled[event]})")
         return
