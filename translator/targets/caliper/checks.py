@@ -399,6 +399,35 @@ _ENTITY_TYPE_PLACE: Final = Place(lambda value: value in ENTITY_TYPES)
 _SCALAR_PLACES: Final = tuple((names, Place(ok)) for names, ok, _expected in _SCALARS)
 
 
+def _entity_rule(types: frozenset[str]) -> Place:
+    """An entity or its IRI written whole by the event (an `!if` around a session): the same
+    walk as the whole check, on that value only."""
+
+    def ok(value: Any) -> bool:
+        if type(value) is str:
+            return _iri_ok(value)
+        out: list[str] = []
+        _entity_or_iri(value, "", out, types=types)
+        return not out
+
+    return Place(ok)
+
+
+def _value_rule(key: str) -> Place:
+    """Any other property of an entity written by the event: the whole check's walk of it."""
+
+    def ok(value: Any) -> bool:
+        out: list[str] = []
+        _value(key, value, "", out)
+        return not out
+
+    return Place(ok)
+
+
+_ACTOR_PLACE: Final = _entity_rule(_AGENT_TYPES)
+_ENTITY_PLACE: Final = _entity_rule(ENTITY_TYPES)
+
+
 def place(path: tuple[str, ...], constant_at: ConstantAt) -> Place | None:
     """The check of an event value placed at `path` (list items are "*"), or None.
 
@@ -423,8 +452,10 @@ def place(path: tuple[str, ...], constant_at: ConstantAt) -> Place | None:
             return _TYPE_PLACE
         if head == "profile":
             return _TEXT_PLACE
+        if head == "actor":
+            return _ACTOR_PLACE
         if head in _EVENT_ENTITIES:
-            return _IRI_PLACE  # an entity written by the event: its IRI (a whole object: check)
+            return _ENTITY_PLACE
         return None
     if path[0] not in _EVENT_ENTITIES:
         return None
@@ -438,4 +469,6 @@ def place(path: tuple[str, ...], constant_at: ConstantAt) -> Place | None:
     for names, found in _SCALAR_PLACES:
         if last in names:
             return found
-    return None
+    if last in _FREE_OBJECTS or last == "@context":
+        return None
+    return _value_rule(last)
