@@ -178,7 +178,9 @@ def run(
         if result is not IDLE:
             summary.add(result.outcome, result.by_target)
             if result.by_target:
-                for name, outcome in result.by_target:
+                # A line rejected for one target sends nothing for any (the workers do the same).
+                sent = result.by_target if result.outcome.status == TRANSLATED else ()
+                for name, outcome in sent:
                     for statement in outcome.statements:
                         for sink, kind in zip(sinks, kinds, strict=True):
                             if kind is None or kind == name:

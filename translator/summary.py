@@ -41,8 +41,10 @@ class Summary:
         """Count one line's outcome (and, translated for several targets, each target's)."""
         self.read += 1
         for name, each in by_target:
-            self.statements_by_target[name] += len(each.statements)
-            if each.status == TRANSLATED:
+            # A line rejected for one target sends nothing for any: none of its statements count.
+            made = each.statements if outcome.status == TRANSLATED else ()
+            self.statements_by_target[name] += len(made)
+            if each.status == TRANSLATED and outcome.status == TRANSLATED:
                 self.translated_by_target[name] += 1
         if outcome.status == TRANSLATED:
             self.translated += 1
