@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,6 +24,7 @@ import orjson
 __all__ = [
     "OPENEDX_BUS_REQUIREMENTS",
     "RALPH_VERSION",
+    "CaliperEndpoint",
     "RalphLRS",
     "RecordedRequest",
     "RedisServer",
@@ -466,3 +467,110 @@ class StubLRS:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+
+class CaliperEndpoint:
+    """A small Caliper endpoint on 127.0.0.1 that checks what it receives, for delivery tests.
+
+    No open-source Caliper endpoint installs from the package registries this project can use
+    (the IMS reference implementations are not published there), so the tests run this one. It
+    accepts `POST /caliper` with `Authorization: Bearer <api_key>` (401 otherwise), checks the
+    envelope and every event against the official IMS JSON Schemas when the reference copy is
+    beside the repository (else against the translator's own Caliper rules) and answers 400 with
+    the problems when any is refused; it stores each valid event once by id (`events`), counts
+    every envelope (`envelopes`), and can be told to fail: `faults` are statuses answered first,
+    in order (429 comes with `Retry-After: 0`), and an envelope holding an id of `refuse_ids`
+    is answered 400. `stop()` and `start()` keep the port, to take it down mid-run.
+    """
+
+    def __init__(self, api_key: str = "caliper-test-key") -> None:
+        self.api_key = api_key
+        self.events: dict[str, dict[str, Any]] = {}
+        self.received = 0  # events received in accepted envelopes, duplicates included
+        self.envelopes: list[dict[str, Any]] = []
+        self.faults: list[int] = []
+        self.refuse_ids: set[str] = set()
+        self._lock = threading.Lock()
+        self.port = free_port()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/caliper"
+
+    def _answer(self, envelope_bytes: bytes, headers: Mapping[str, str]) -> tuple[int, bytes]:
+        from support.caliper_check import schemas_or_none
+
+        from translator.targets.caliper.checks import event_problems
+
+        if headers.get("Authorization") != f"Bearer {self.api_key}":
+            return 401, b'{"error": "bad API key"}'
+        with self._lock:
+            if self.faults:
+                return self.faults.pop(0), b'{"error": "injected fault"}'
+        try:
+            envelope = orjson.loads(envelope_bytes)
+        except orjson.JSONDecodeError:
+            return 400, b'{"error": "not JSON"}'
+        schemas = schemas_or_none()
+        if schemas is not None:
+            problems = schemas.envelope_problems(envelope)
+        else:
+            problems = [f"/{k}: is required" for k in ("sensor", "sendTime", "dataVersion", "data")
+                        if not isinstance(envelope, dict) or k not in envelope]  # fmt: skip
+            for index, event in enumerate(envelope.get("data") or []):
+                problems += [f"/data/{index}{p}" for p in event_problems(event)]
+        data = envelope.get("data") if isinstance(envelope, dict) else None
+        ids = {e.get("id") for e in data or [] if isinstance(e, dict)}
+        if ids & self.refuse_ids:
+            problems.append("refused event id(s): " + ", ".join(sorted(ids & self.refuse_ids)))
+        if problems:
+            return 400, orjson.dumps({"errors": problems})
+        with self._lock:
+            self.envelopes.append(envelope)
+            for event in data or []:
+                self.received += 1
+                self.events.setdefault(event["id"], event)
+        return 200, b""
+
+    def start(self) -> CaliperEndpoint:
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                status, payload = endpoint._answer(body, dict(self.headers))
+                self.send_response(status)
+                if status == 429:
+                    self.send_header("Retry-After", "0")
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            assert self._thread is not None
+            self._thread.join(timeout=5)
+            self._server = None
+
+    def __enter__(self) -> CaliperEndpoint:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -74,6 +74,9 @@ class Settings:
     # An entry another consumer has held unacknowledged this many seconds is claimed: that
     # consumer is taken for dead (a live one that is slower only causes a harmless redelivery).
     event_bus_claim_idle: float = 60.0
+    # The official IMS Caliper 1.2 JSON Schemas (their `json_schema/` folder), read by the strict
+    # Caliper check; not shipped with the package (translator.targets.caliper.strict says why).
+    caliper_schema_dir: Path | None = None
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with the given (already typed) settings changed; `None` means "not given"."""

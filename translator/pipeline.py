@@ -24,21 +24,44 @@ from translator.intake.lines import SourceLine
 from translator.intake.ticks import IDLE, Idle
 from translator.summary import Summary
 
-__all__ = ["LineResult", "Sink", "run", "translate_lines"]
+__all__ = ["LineResult", "Sink", "combine", "run", "translate_lines", "translate_lines_for"]
 
 _TICK_EVERY = 256  # lines between two ticks while lines flow (a tick is a clock read per sink)
 
 
 @dataclass(frozen=True, slots=True)
 class LineResult:
-    """One input line and what became of it."""
+    """One input line and what became of it.
+
+    With several targets, `outcome` is the line's one bucket (see combine) and `by_target` what
+    each target made of it, in order: sinks of a kind take that target's statements only.
+    """
 
     line: SourceLine
     outcome: Outcome
+    by_target: tuple[tuple[str, Outcome], ...] = ()
+
+
+def combine(outcomes: Sequence[tuple[str, Outcome]]) -> Outcome:
+    """One line's bucket from what each target made of it: rejected when a target rejected it
+    (the reason names the target), else translated when a target translated it, else skipped."""
+    for name, outcome in outcomes:
+        if outcome.status == REJECTED:
+            return Outcome(
+                REJECTED, reason=f"{name}: {outcome.reason}", event_name=outcome.event_name
+            )
+    translated = [outcome for _name, outcome in outcomes if outcome.status == TRANSLATED]
+    if translated:
+        statements = [s for outcome in translated for s in outcome.statements]
+        first = translated[0]
+        return Outcome(TRANSLATED, statements, "", first.event_name, first.context)
+    return outcomes[0][1]
 
 
 class Sink(Protocol):
-    """Where statements go. `seq` numbers the lines of a run from 0, in order.
+    """Where statements go. `seq` numbers the lines of a run from 0, in order. A sink with a
+    `kind` attribute (a target name) takes only that target's statements of a line translated
+    for several targets.
 
     `put` takes one statement of line `seq`; `tick` is called as time passes (send what has
     waited long enough); `oldest_unsettled` is the seq of the oldest line whose statements the
@@ -72,14 +95,46 @@ def translate_lines(
         except InputError as exc:
             yield LineResult(line, Outcome(REJECTED, reason=exc.reason))
             continue
-        outcome = translator.translate(event)
-        if strict and outcome.status == TRANSLATED:
-            try:
-                for statement in outcome.statements:
-                    strict_check(statement)
-            except TranslationError as exc:
-                outcome = Outcome(REJECTED, reason=exc.reason, event_name=outcome.event_name)
-        yield LineResult(line, outcome)
+        yield LineResult(line, _translated(translator, event, strict_check if strict else None))
+
+
+def _translated(
+    translator: Translator, event: dict[str, Any], strict_check: Callable[[Any], None] | None
+) -> Outcome:
+    outcome = translator.translate(event)
+    if strict_check is not None and outcome.status == TRANSLATED:
+        try:
+            for statement in outcome.statements:
+                strict_check(statement)
+        except TranslationError as exc:
+            outcome = Outcome(REJECTED, reason=exc.reason, event_name=outcome.event_name)
+    return outcome
+
+
+def translate_lines_for(
+    lines: Iterable[SourceLine | Idle], translators: Sequence[Translator], *, strict: bool = False
+) -> Iterator[LineResult | Idle]:
+    """Each line parsed once and translated by each translator (one per target): one bucket per
+    line (combine), and each target's outcome in `by_target`."""
+    if len(translators) == 1:
+        yield from translate_lines(lines, translators[0], strict=strict)
+        return
+    checks = [t.plan.target.strict_check if strict else None for t in translators]
+    names = [t.plan.target.name for t in translators]
+    for line in lines:
+        if line is IDLE:
+            yield IDLE
+            continue
+        try:
+            event = parse_line(line)
+        except InputError as exc:
+            yield LineResult(line, Outcome(REJECTED, reason=exc.reason))
+            continue
+        outcomes = tuple(
+            (name, _translated(translator, event, check))
+            for name, translator, check in zip(names, translators, checks, strict=True)
+        )
+        yield LineResult(line, combine(outcomes), outcomes)
 
 
 class _Acknowledger:
@@ -114,16 +169,26 @@ def run(
     is: the caller decides what becomes of what the sinks still hold.
     """
     acknowledger = _Acknowledger(sinks, on_settled) if on_settled is not None else None
+    kinds = [getattr(sink, "kind", None) for sink in sinks]
     seq = 0
     for result in results:
         if result is IDLE or seq % _TICK_EVERY == 0:
             for sink in sinks:
                 sink.tick()
         if result is not IDLE:
-            summary.add(result.outcome)
-            for statement in result.outcome.statements:
-                for sink in sinks:
-                    sink.put(statement, result, seq)
+            summary.add(result.outcome, result.by_target)
+            if result.by_target:
+                # A line rejected for one target sends nothing for any (the workers do the same).
+                sent = result.by_target if result.outcome.status == TRANSLATED else ()
+                for name, outcome in sent:
+                    for statement in outcome.statements:
+                        for sink, kind in zip(sinks, kinds, strict=True):
+                            if kind is None or kind == name:
+                                sink.put(statement, result, seq)
+            else:
+                for statement in result.outcome.statements:
+                    for sink in sinks:
+                        sink.put(statement, result, seq)
             if on_reject is not None and result.outcome.status == REJECTED:
                 on_reject(result)
             if acknowledger is not None:

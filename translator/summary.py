@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -32,10 +33,19 @@ class Summary:
     rejected: int = 0
     skipped_by_reason: Counter[tuple[str, str]] = field(default_factory=Counter)
     rejected_by_reason: Counter[str] = field(default_factory=Counter)
+    # With several targets: statements, and lines each target translated, per target.
+    statements_by_target: Counter[str] = field(default_factory=Counter)
+    translated_by_target: Counter[str] = field(default_factory=Counter)
 
-    def add(self, outcome: Outcome) -> None:
-        """Count one line's outcome."""
+    def add(self, outcome: Outcome, by_target: Sequence[tuple[str, Outcome]] = ()) -> None:
+        """Count one line's outcome (and, translated for several targets, each target's)."""
         self.read += 1
+        for name, each in by_target:
+            # A line rejected for one target sends nothing for any: none of its statements count.
+            made = each.statements if outcome.status == TRANSLATED else ()
+            self.statements_by_target[name] += len(made)
+            if each.status == TRANSLATED and outcome.status == TRANSLATED:
+                self.translated_by_target[name] += 1
         if outcome.status == TRANSLATED:
             self.translated += 1
             self.statements += len(outcome.statements)
@@ -62,10 +72,20 @@ class Summary:
 
     def total_line(self) -> str:
         """The closing line of a dry-run."""
+        made = f"{self.statements} statements"
+        if self.statements_by_target:
+            made = ", ".join(f"{n} {c}" for n, c in self.statements_by_target.items())
         return (
-            f"read {self.read}, translated {self.translated} ({self.statements} statements), "
+            f"read {self.read}, translated {self.translated} ({made}), "
             f"skipped {self.skipped}, rejected {self.rejected}"
         )
+
+    def target_lines(self) -> list[str]:
+        """With several targets: what each made of the lines read, one line per target."""
+        return [
+            f"{name}: translated {self.translated_by_target[name]} lines ({count} statements)"
+            for name, count in self.statements_by_target.items()
+        ]
 
     def detail_lines(self, *, limit: int = 20) -> list[str]:
         """Skips by event name and reason, and rejects by reason, most frequent first."""

@@ -32,7 +32,7 @@ from translator.errors import ConfigError
 from translator.intake.lines import SourceLine
 from translator.intake.ticks import IDLE
 from translator.mapping.plan import load_plan
-from translator.pipeline import translate_lines
+from translator.pipeline import translate_lines_for
 from translator.sinks.clients import EndpointClient, open_client
 from translator.sinks.dead_letters import DEFAULT_REDIS_KEY, DeadLetter
 from translator.sinks.delivery import BatchResult, Item, deliver_batch
@@ -40,7 +40,7 @@ from translator.sinks.destinations import Destination, load_destinations
 from translator.sinks.rejects import reject_record
 from translator.sinks.routing import Router
 from translator.summary import Summary
-from translator.targets.registry import DEFAULT_TARGET, get_target
+from translator.targets.registry import DEFAULT_TARGET, TARGETS, get_target
 from worker.runs import RunBook, skip_field
 
 __all__ = [
@@ -132,7 +132,7 @@ class WorkerContext:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._translator: Translator | None = None
+        self._translators: list[Translator] | None = None
         self._destinations: dict[str, Destination] | None = None
         self._clients: dict[str, EndpointClient] = {}
         self._redis: redis.Redis | None = None
@@ -142,25 +142,32 @@ class WorkerContext:
 
     def check(self) -> None:
         """Fail at start-up rather than on the first message. Raises ConfigError, MappingError."""
-        self.translator()
+        self.translators()
         if not self.destinations():
             raise ConfigError(
                 "no destination is configured on this worker: set TRANSLATOR_LRS_URL (with "
                 "its credentials) or TRANSLATOR_DESTINATIONS_FILE"
             )
 
-    def translator(self) -> Translator:
-        """The plan, compiled on first use. Raises ConfigError without a pseudonym secret: a
-        worker never translates with a throw-away key (actor ids would differ between workers)."""
-        if self._translator is None:
+    def translators(self) -> list[Translator]:
+        """One plan per target this worker's destinations take (xAPI when it has none), compiled
+        on first use. Raises ConfigError without a pseudonym secret: a worker never translates
+        with a throw-away key (actor ids would differ between workers)."""
+        if self._translators is None:
             if self.settings.pseudonym_secret is None:
                 raise ConfigError(
                     "TRANSLATOR_PSEUDONYM_SECRET is not set on this worker: it will not translate "
                     "with a throw-away key; set it (the same on every worker) and restart"
                 )
-            plan = load_plan(self.settings, get_target(DEFAULT_TARGET))
-            self._translator = Translator(plan, id_namespace=self.settings.id_namespace)
-        return self._translator
+            kinds = list(dict.fromkeys(d.kind for d in self.destinations().values()))
+            self._translators = [
+                Translator(
+                    load_plan(self.settings, get_target(kind), known_targets=TARGETS),
+                    id_namespace=self.settings.id_namespace,
+                )
+                for kind in kinds or [DEFAULT_TARGET]
+            ]
+        return self._translators
 
     def destinations(self) -> dict[str, Destination]:
         """This worker's destinations by name. Raises ConfigError."""
@@ -279,29 +286,31 @@ def process_chunk(
     if book.chunk_done(key):
         logger.info("run %s: chunk %s was already done; skipped", run_id, key)
         return None
-    translator = context.translator()
+    translators = context.translators()
     destinations = list(context.destinations().values())
     if not destinations:
         raise ConfigError("no destination is configured on this worker")
     router = Router(destinations)
-    kind = translator.plan.target.name
+    only_kind = translators[0].plan.target.name
     summary = Summary()
     routes: dict[str, list[dict[str, Any]]] = {d.name: [] for d in destinations}
     rejects: list[tuple[str, bytes]] = []
     unrouted = 0
-    for result in translate_lines(decoded, translator):
+    for result in translate_lines_for(decoded, translators):
         if result is IDLE:
             continue
         outcome = result.outcome
-        summary.add(outcome)
+        summary.add(outcome, result.by_target)
         where = result.line.where
         if outcome.status == TRANSLATED:
-            targets = router.route(outcome, kind)
-            for statement in outcome.statements:
-                for target in targets:
-                    routes[target.name].append({"statement": statement, "source": where})
-            if not targets:
-                unrouted += len(outcome.statements)
+            # Several targets: each one's statements go to the destinations of its kind.
+            for kind, made in result.by_target or ((only_kind, outcome),):
+                targets = router.route(made, kind)
+                for statement in made.statements:
+                    for target in targets:
+                        routes[target.name].append({"statement": statement, "source": where})
+                if not targets:
+                    unrouted += len(made.statements)
         elif outcome.status == REJECTED:
             rejects.append((where, reject_record(result)))
     where = f"{source}:{first_lineno}"

@@ -116,3 +116,38 @@ def test_run_ticks_the_sinks_when_the_input_is_quiet() -> None:
     sink = _HoldingSink()
     run(translate_lines([IDLE, IDLE], _translator()), Summary(), [sink])
     assert sink.ticks >= 2
+
+
+def test_run_with_several_targets_sends_each_targets_statements_to_its_kind() -> None:
+    from translator.engine import REJECTED, TRANSLATED, Outcome
+    from translator.pipeline import LineResult, combine
+
+    class Kept:
+        def __init__(self, kind: str | None) -> None:
+            self.kind = kind
+            self.got: list[dict[str, str]] = []
+
+        def put(self, statement: dict[str, str], result: LineResult, seq: int) -> None:
+            self.got.append(statement)
+
+        def tick(self) -> None: ...
+
+        def oldest_unsettled(self) -> int | None:
+            return None
+
+        def finish(self) -> None: ...
+
+    line = SourceLine("s.log", 1, b"{}")
+    good = (
+        ("xapi", Outcome(TRANSLATED, [{"x": "1"}])),
+        ("caliper", Outcome(TRANSLATED, [{"c": "1"}])),
+    )
+    bad = (("xapi", Outcome(TRANSLATED, [{"x": "2"}])), ("caliper", Outcome(REJECTED, reason="no")))
+    sinks = [Kept("xapi"), Kept("caliper"), Kept(None)]
+    summary = Summary()
+    run(
+        [LineResult(line, combine(good), good), LineResult(line, combine(bad), bad)], summary, sinks
+    )
+    assert [s.got for s in sinks] == [[{"x": "1"}], [{"c": "1"}], [{"x": "1"}, {"c": "1"}]]
+    assert summary.total_line() == "read 2, translated 1 (xapi 1, caliper 1), skipped 0, rejected 1"
+    assert summary.rejected_by_reason == {"caliper: no": 1}

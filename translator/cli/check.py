@@ -9,7 +9,9 @@ from typing import Any
 
 import click
 
-from translator.cli.common import load_command_plan, overlay_option, settings_of
+from translator.cli.common import load_command_plan, overlay_option, settings_of, target_option
+from translator.config import Settings
+from translator.mapping.plan import Plan
 
 __all__ = ["catalog", "check"]
 
@@ -23,11 +25,18 @@ def catalog() -> list[dict[str, Any]]:
 
 @click.command()
 @overlay_option
+@target_option
 @click.pass_context
-def check(ctx: click.Context, overlays: tuple[Path, ...]) -> None:
+def check(ctx: click.Context, overlays: tuple[Path, ...], targets: list[str]) -> None:
     """Validate the mappings (with overlays) and report coverage of the reference catalog."""
     settings = settings_of(ctx, overlays=overlays)
-    plan = load_command_plan(settings)
+    for target in targets:
+        if len(targets) > 1:
+            click.echo(f"== {target}")
+        _check_one(settings, load_command_plan(settings, target))
+
+
+def _check_one(settings: Settings, plan: Plan) -> None:
     entries = catalog()
     primary = {m.name for m in plan.events.values()}
     click.echo(

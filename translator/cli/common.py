@@ -24,25 +24,28 @@ from translator.sinks.delivery import Deliverer, RetryPolicy
 from translator.sinks.destinations import Destination, load_destinations
 from translator.sinks.forwarding import DestinationRoute, ForwardingSink
 from translator.summary import Summary
-from translator.targets.registry import DEFAULT_TARGET, get_target
+from translator.targets.caliper.strict import use_schema_dir
+from translator.targets.registry import DEFAULT_TARGET, TARGETS, get_target
 
 __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_REJECTED",
     "EXIT_USAGE",
+    "delivery",
     "destinations",
     "fail",
-    "forwarding_sink",
     "input_lines",
     "library_warnings",
     "load_command_plan",
     "overlay_option",
+    "parse_targets",
     "progress_lines",
     "redact",
     "retry_policy",
     "serve_metrics",
     "settings_of",
+    "target_option",
     "translator_of",
 ]
 
@@ -80,10 +83,35 @@ def settings_of(ctx: click.Context, **overrides: Any) -> Settings:
     return settings
 
 
+def target_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`--target xapi|caliper|xapi,caliper`: the standards to write."""
+    return click.option(
+        "--target",
+        "targets",
+        default=DEFAULT_TARGET,
+        show_default=True,
+        callback=lambda _ctx, _param, value: parse_targets(value),
+        help="The standard(s) to write, comma-separated: " + ", ".join(TARGETS) + ".",
+    )(fn)
+
+
+def parse_targets(text: str) -> list[str]:
+    """Target names from `xapi,caliper`, each once, in order; a usage error names the known."""
+    names: list[str] = []
+    for part in text.split(","):
+        name = part.strip()
+        if name not in TARGETS:
+            raise click.BadParameter(f"unknown target {name!r} (known: {', '.join(TARGETS)})")
+        if name not in names:
+            names.append(name)
+    return names
+
+
 def load_command_plan(settings: Settings, target: str = DEFAULT_TARGET) -> Plan:
     """The compiled plan of `target`, or every mapping error on stderr and the usage status."""
+    use_schema_dir(settings.caliper_schema_dir)
     try:
-        return load_plan(settings, get_target(target))
+        return load_plan(settings, get_target(target), known_targets=TARGETS)
     except MappingError as exc:
         click.echo(str(exc), err=True)
         sys.exit(EXIT_USAGE)
@@ -216,31 +244,46 @@ def retry_policy(settings: Settings, *, max_elapsed: float | None = None) -> Ret
     )
 
 
-def forwarding_sink(settings: Settings, plan: Plan) -> ForwardingSink:
-    """In-process delivery of the plan's statements to every configured destination of its
-    kind, retried per the settings, dead letters in the file store."""
+def delivery(settings: Settings) -> tuple[list[Translator], list[ForwardingSink]]:
+    """For in-process delivery: a translator for each target the configured destinations take,
+    and a sink delivering that target's statements to them (retried per the settings, dead
+    letters in the file store). Each line is then translated once per target."""
+    configured = destinations(settings)
+    kinds = list(dict.fromkeys(destination.kind for destination in configured))
+    translators = [translator_of(settings, load_command_plan(settings, kind)) for kind in kinds]
     store = FileDeadLetterStore(settings.dead_letter_path)
-    routes = [
-        DestinationRoute(
-            Deliverer.from_settings(
-                destination, settings, dead_letters=store, retry=retry_policy(settings)
-            ),
-            store,
-            str(settings.dead_letter_path),
+    sinks = [
+        ForwardingSink(
+            [
+                DestinationRoute(
+                    Deliverer.from_settings(
+                        destination, settings, dead_letters=store, retry=retry_policy(settings)
+                    ),
+                    store,
+                    str(settings.dead_letter_path),
+                )
+                for destination in configured
+                if destination.kind == kind
+            ],
+            kind=kind,
         )
-        for destination in destinations(settings)
+        for kind in kinds
     ]
-    return ForwardingSink(routes, kind=plan.target.name)
+    return translators, sinks
 
 
-def serve_metrics(settings: Settings, summary: Summary, sink: ForwardingSink) -> None:
+def serve_metrics(settings: Settings, summary: Summary, sinks: Sequence[ForwardingSink]) -> None:
     """Expose the run's Prometheus metrics when TRANSLATOR_METRICS_PORT is set."""
     if not settings.metrics_port:
         return
     from translator.metrics import RunMetrics, serve
 
     try:
-        serve(settings.metrics_port, settings.metrics_address, RunMetrics(summary, sink.routes))
+        serve(
+            settings.metrics_port,
+            settings.metrics_address,
+            RunMetrics(summary, [r for sink in sinks for r in sink.routes]),
+        )
     except OSError as exc:
         fail(
             f"setting metrics_port: cannot serve metrics on "

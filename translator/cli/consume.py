@@ -15,15 +15,13 @@ import redis
 from translator.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
+    delivery,
     fail,
-    forwarding_sink,
     library_warnings,
-    load_command_plan,
     overlay_option,
     redact,
     serve_metrics,
     settings_of,
-    translator_of,
 )
 from translator.cli.stopping import Stopped, graceful_stop, until_stopped
 from translator.config import Settings
@@ -31,8 +29,8 @@ from translator.errors import ConfigError, DeliveryError
 from translator.intake.bus import BusConsumer
 from translator.intake.lines import SourceLine
 from translator.intake.ticks import Idle
-from translator.pipeline import run, translate_lines
-from translator.sinks.forwarding import ForwardingSink
+from translator.pipeline import run, translate_lines_for
+from translator.sinks.forwarding import Deliveries
 from translator.sinks.rejects import RejectsWriter
 from translator.summary import Summary, forward_total
 
@@ -134,11 +132,10 @@ def consume(
             bus.create_group(from_start=start == "start")
     except redis.RedisError as exc:
         fail(f"cannot use the event bus's Redis at {redact(url)}: {exc}")
-    plan = load_command_plan(settings)
-    translator = translator_of(settings, plan)
-    sink = forwarding_sink(settings, plan)
+    translators, sinks = delivery(settings)
+    sink = Deliveries(sinks)
     summary = Summary()
-    serve_metrics(settings, summary, sink)
+    serve_metrics(settings, summary, sinks)
     status = EXIT_OK
     with ExitStack() as stack:
         reject_writer = None
@@ -152,9 +149,11 @@ def consume(
         lines = until_stopped(bus.lines(stop.requested), stop)
         try:
             run(
-                translate_lines(_with_status(lines, bus, summary, sink, status_every), translator),
+                translate_lines_for(
+                    _with_status(lines, bus, summary, sink, status_every), translators
+                ),
                 summary,
-                [sink],
+                sinks,
                 on_reject=reject_writer.write if reject_writer else None,
                 on_settled=bus.acknowledge,
             )
@@ -188,7 +187,7 @@ def _with_status(
     lines: Iterator[SourceLine | Idle],
     bus: BusConsumer,
     summary: Summary,
-    sink: ForwardingSink,
+    sink: Deliveries,
     every: float,
 ) -> Iterator[SourceLine | Idle]:
     """The lines, and a one-line status on stderr every `every` seconds (0: never), busy or
@@ -218,7 +217,7 @@ def _acknowledge(bus: BusConsumer) -> None:
 
 def _summary(
     summary: Summary,
-    sink: ForwardingSink,
+    sink: Deliveries,
     bus: BusConsumer,
     settings: Settings,
     rejects: Path | None,

@@ -8,10 +8,18 @@ from pathlib import Path
 import click
 
 from translator.cli.check import catalog
-from translator.cli.common import fail, load_command_plan, overlay_option, settings_of
+from translator.cli.common import (
+    fail,
+    load_command_plan,
+    overlay_option,
+    settings_of,
+    target_option,
+)
+from translator.config import Settings
 from translator.errors import ConfigError, InputError
 from translator.intake.events import parse_line
 from translator.intake.lines import read_lines
+from translator.mapping.plan import Plan
 from translator.summary import summary_key
 
 __all__ = ["coverage"]
@@ -20,11 +28,20 @@ __all__ = ["coverage"]
 @click.command()
 @click.argument("paths", nargs=-1, required=True)
 @overlay_option
+@target_option
 @click.pass_context
-def coverage(ctx: click.Context, paths: tuple[str, ...], overlays: tuple[Path, ...]) -> None:
+def coverage(
+    ctx: click.Context, paths: tuple[str, ...], overlays: tuple[Path, ...], targets: list[str]
+) -> None:
     """Count the event types in a log and say which are mapped."""
     settings = settings_of(ctx, overlays=overlays)
-    plan = load_command_plan(settings)
+    for target in targets:
+        if len(targets) > 1:
+            click.echo(f"== {target}")
+        _coverage_one(paths, settings, load_command_plan(settings, target))
+
+
+def _coverage_one(paths: tuple[str, ...], settings: Settings, plan: Plan) -> None:
     documented = {e["event"] for e in catalog()}
     counts: Counter[str] = Counter()
     unreadable = 0

@@ -17,14 +17,16 @@ from translator.cli.common import (
     load_command_plan,
     overlay_option,
     settings_of,
+    target_option,
     translator_of,
 )
 from translator.cli.stopping import Stopped, graceful_stop, until_stopped
 from translator.errors import ConfigError
-from translator.pipeline import run, translate_lines
+from translator.pipeline import run, translate_lines_for
 from translator.sinks.rejects import RejectsWriter
 from translator.sinks.stdout import JsonLinesSink
 from translator.summary import Summary
+from translator.targets.caliper.strict import official_schemas
 
 __all__ = ["dry_run"]
 
@@ -38,8 +40,12 @@ __all__ = ["dry_run"]
     help="Write rejected lines here (JSON lines with file, line and reason).",
 )
 @click.option(
-    "--strict", is_flag=True, help="Also check every statement with the tincan model (slow)."
+    "--strict",
+    is_flag=True,
+    help="Also check every statement thoroughly: xAPI with the tincan model, Caliper against "
+    "the official JSON Schemas (caliper_schema_dir) (slow).",
 )
+@target_option
 @click.option("--lms-root-url", help="The LMS root URL (TRANSLATOR_LMS_ROOT_URL).")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar on a terminal.")
 @click.pass_context
@@ -49,6 +55,7 @@ def dry_run(
     overlays: tuple[Path, ...],
     rejects: Path | None,
     strict: bool,
+    targets: list[str],
     lms_root_url: str | None,
     progress: bool,
 ) -> None:
@@ -56,16 +63,23 @@ def dry_run(
 
     The summary goes to stderr; its last line reconciles every line read. Exit status: 0 when
     nothing was rejected, 1 when some lines were rejected, 2 for a usage or configuration error.
+    With several targets (`--target xapi,caliper`) each line is read and counted once, and
+    translated for each; the summary counts statements per target.
     """
     settings = settings_of(ctx, overlays=overlays, lms_root_url=lms_root_url)
-    plan = load_command_plan(settings)
-    if plan.ephemeral_pseudonyms:
+    plans = [load_command_plan(settings, target) for target in targets]
+    if strict and "caliper" in targets:
+        try:
+            official_schemas()
+        except ConfigError as exc:
+            fail(str(exc))
+    if plans[0].ephemeral_pseudonyms:
         click.echo(
             "warning: TRANSLATOR_PSEUDONYM_SECRET is not set: actor ids of this dry-run come from "
             "a one-off random key and will differ from run to run",
             err=True,
         )
-    translator = translator_of(settings, plan)
+    translators = [translator_of(settings, plan) for plan in plans]
     summary = Summary()
     status = EXIT_OK
     with ExitStack() as stack:
@@ -80,7 +94,7 @@ def dry_run(
         try:
             lines = until_stopped(input_lines(paths, settings, progress=progress), stop)
             run(
-                translate_lines(lines, translator, strict=strict),
+                translate_lines_for(lines, translators, strict=strict),
                 summary,
                 [printer],
                 on_reject=reject_writer.write if reject_writer else None,
@@ -98,7 +112,7 @@ def dry_run(
             status = stop.exit_status
             after = f" after {stop.last_read.where}" if stop.last_read is not None else ""
             click.echo(f"stopped by {stop.signal_name}{after}", err=True)
-    for detail in summary.detail_lines():
+    for detail in [*summary.target_lines(), *summary.detail_lines()]:
         click.echo(detail, err=True)
     if rejects is not None and summary.rejected:
         click.echo(f"rejected lines written to {rejects}", err=True)

@@ -10,10 +10,17 @@ from typing import Any
 
 import click
 
-from translator.cli.common import fail, load_command_plan, overlay_option, settings_of
+from translator.cli.common import (
+    fail,
+    load_command_plan,
+    overlay_option,
+    settings_of,
+    target_option,
+)
 from translator.mapping.codegen import GeneratedCode
 from translator.mapping.compiler import CompiledVariant
 from translator.mapping.nodes import Node, child_pointer
+from translator.mapping.plan import Plan
 from translator.messages import did_you_mean
 
 __all__ = ["explain"]
@@ -82,11 +89,24 @@ def _variant_fields(variant: CompiledVariant) -> Iterator[str]:
     help="Print the generated builders instead of the fields (each value with its file:line).",
 )
 @overlay_option
+@target_option
 @click.pass_context
-def explain(ctx: click.Context, event: str, show_code: bool, overlays: tuple[Path, ...]) -> None:
+def explain(
+    ctx: click.Context,
+    event: str,
+    show_code: bool,
+    overlays: tuple[Path, ...],
+    targets: list[str],
+) -> None:
     """Print the effective mapping of EVENT with the file:line behind each field."""
     settings = settings_of(ctx, overlays=overlays)
-    plan = load_command_plan(settings)
+    for target in targets:
+        if len(targets) > 1:
+            click.echo(f"== {target}")
+        _explain_one(event, load_command_plan(settings, target), show_code=show_code)
+
+
+def _explain_one(event: str, plan: Plan, *, show_code: bool) -> None:
     if event in plan.disabled:
         click.echo(f"{event}: disabled ({plan.disabled[event]})")
         return

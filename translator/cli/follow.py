@@ -13,14 +13,12 @@ import click
 from translator.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
+    delivery,
     fail,
-    forwarding_sink,
     library_warnings,
-    load_command_plan,
     overlay_option,
     serve_metrics,
     settings_of,
-    translator_of,
 )
 from translator.cli.stopping import Stopped, graceful_stop, until_stopped
 from translator.config import Settings
@@ -29,8 +27,8 @@ from translator.intake.checkpoints import Checkpoints
 from translator.intake.follow import Follower
 from translator.intake.lines import SourceLine
 from translator.intake.ticks import IDLE, Idle
-from translator.pipeline import run, translate_lines
-from translator.sinks.forwarding import ForwardingSink
+from translator.pipeline import run, translate_lines_for
+from translator.sinks.forwarding import Deliveries
 from translator.summary import Summary, forward_total
 
 __all__ = ["follow"]
@@ -101,9 +99,8 @@ def follow(
             f"{new[0]} has no checkpoint in {settings.checkpoint_path}: on a first run, say "
             "--from-start (send what it holds) or --from-end (only what comes next)"
         )
-    plan = load_command_plan(settings)
-    translator = translator_of(settings, plan)
-    sink = forwarding_sink(settings, plan)
+    translators, sinks = delivery(settings)
+    sink = Deliveries(sinks)
     follower = Follower(
         paths,
         checkpoints,
@@ -112,7 +109,7 @@ def follow(
         poll_interval=min(0.05, settings.batch_max_wait / 4),
     )
     summary = Summary()
-    serve_metrics(settings, summary, sink)
+    serve_metrics(settings, summary, sinks)
     status = EXIT_OK
     with ExitStack() as stack:
         stack.enter_context(library_warnings())
@@ -120,11 +117,11 @@ def follow(
         lines = until_stopped(follower.lines(stop.requested), stop)
         try:
             run(
-                translate_lines(
-                    _with_upkeep(lines, checkpoints, summary, sink, status_every), translator
+                translate_lines_for(
+                    _with_upkeep(lines, checkpoints, summary, sink, status_every), translators
                 ),
                 summary,
-                [sink],
+                sinks,
                 on_settled=checkpoints.advance,
             )
         except Stopped:
@@ -146,7 +143,7 @@ def _with_upkeep(
     lines: Iterator[SourceLine | Idle],
     checkpoints: Checkpoints,
     summary: Summary,
-    sink: ForwardingSink,
+    sink: Deliveries,
     every: float,
 ) -> Iterator[SourceLine | Idle]:
     """The lines; while they are quiet, the checkpoints saved when due, and a one-line status
@@ -174,7 +171,7 @@ def _save(checkpoints: Checkpoints) -> None:
         click.echo(f"error: {exc}", err=True)
 
 
-def _summary(summary: Summary, sink: ForwardingSink, settings: Settings) -> None:
+def _summary(summary: Summary, sink: Deliveries, settings: Settings) -> None:
     for detail in summary.detail_lines():
         click.echo(detail, err=True)
     for route in sink.routes:

@@ -13,21 +13,19 @@ from translator.cli.common import (
     EXIT_OK,
     EXIT_REJECTED,
     EXIT_USAGE,
+    delivery,
     fail,
-    forwarding_sink,
     input_lines,
     library_warnings,
-    load_command_plan,
     overlay_option,
     serve_metrics,
     settings_of,
-    translator_of,
 )
 from translator.cli.queued import forward_queued
 from translator.cli.stopping import Stop, Stopped, graceful_stop, until_stopped
 from translator.config import Settings
 from translator.errors import ConfigError, DeliveryError
-from translator.pipeline import run, translate_lines
+from translator.pipeline import run, translate_lines_for
 from translator.sinks.rejects import RejectsWriter
 from translator.summary import Summary, forward_total
 
@@ -117,11 +115,9 @@ def _forward_direct(
             "that stay the same from run to run; set the secret (the same one every time, kept "
             "like a password) and run again"
         )
-    plan = load_command_plan(settings)
-    translator = translator_of(settings, plan)
-    sink = forwarding_sink(settings, plan)
+    translators, sinks = delivery(settings)
     summary = Summary()
-    serve_metrics(settings, summary, sink)
+    serve_metrics(settings, summary, sinks)
     status = EXIT_OK
     with ExitStack() as stack:
         reject_writer = None
@@ -136,17 +132,19 @@ def _forward_direct(
             try:
                 lines = until_stopped(input_lines(paths, settings, progress=progress), stop)
                 run(
-                    translate_lines(lines, translator),
+                    translate_lines_for(lines, translators),
                     summary,
-                    [sink],
+                    sinks,
                     on_reject=reject_writer.write if reject_writer else None,
                 )
             except ConfigError as exc:  # an input file failed mid-way: deliver what was read
                 click.echo(f"error: {exc}", err=True)
                 status = EXIT_USAGE
-                sink.finish()
+                for sink in sinks:
+                    sink.finish()
         except (Stopped, KeyboardInterrupt):
-            sink.interrupt("stopped before delivery")
+            for sink in sinks:
+                sink.interrupt("stopped before delivery")
             if not stop.requested.is_set():
                 stop.signal_name = "SIGINT"
         except DeliveryError as exc:  # the dead-letter store itself failed
@@ -154,9 +152,10 @@ def _forward_direct(
         if stop.signal_name:
             status = stop.exit_status
             _explain_stop(stop, settings)
-    for detail in summary.detail_lines():
+    for detail in [*summary.target_lines(), *summary.detail_lines()]:
         click.echo(detail, err=True)
-    for route in sink.routes:
+    routes = [route for sink in sinks for route in sink.routes]
+    for route in routes:
         line = (
             f"destination {route.destination.name!r}: delivered {route.delivered} "
             f"({route.deliverer.duplicates} already stored), dead-lettered {route.dead_lettered}"
@@ -164,11 +163,10 @@ def _forward_direct(
         if route.stopped is not None:
             line += " (stopped)"
         click.echo(line, err=True)
-    if sink.unrouted:
-        click.echo(
-            f"{sink.unrouted} statements matched no destination's filter: not sent", err=True
-        )
-    dead_lettered = sink.dead_lettered
+    unrouted = sum(sink.unrouted for sink in sinks)
+    if unrouted:
+        click.echo(f"{unrouted} statements matched no destination's filter: not sent", err=True)
+    dead_lettered = sum(sink.dead_lettered for sink in sinks)
     if dead_lettered:
         click.echo(
             f"dead letters are in {settings.dead_letter_path}: `translator dead-letters list` "
@@ -181,14 +179,14 @@ def _forward_direct(
         forward_total(
             read=summary.read,
             translated=summary.translated,
-            delivered=sink.delivered,
+            delivered=sum(sink.delivered for sink in sinks),
             dead_lettered=dead_lettered,
             skipped=summary.skipped,
             rejected=summary.rejected,
         ),
         err=True,
     )
-    if status == EXIT_OK and any(r.stopped is not None for r in sink.routes):
+    if status == EXIT_OK and any(r.stopped is not None for r in routes):
         status = EXIT_USAGE
     if status == EXIT_OK and (summary.rejected or dead_lettered):
         status = EXIT_REJECTED

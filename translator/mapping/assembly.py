@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from translator.mapping.nodes import Issues, Loc, Node, load_yaml_file, merge_nodes
 from translator.messages import did_you_mean
 
-__all__ = ["SECTIONS", "SHARED_FOLDER", "MappingSources", "assemble", "core_files", "env_vars"]
+__all__ = [
+    "ROOT_FOLDER",
+    "SECTIONS",
+    "SHARED_FOLDER",
+    "MappingSources",
+    "assemble",
+    "core_files",
+    "env_vars",
+    "overlay_files",
+]
 
 SECTIONS = ("vars", "fragments", "tables", "events")
 SHARED_FOLDER = "_shared"
@@ -154,11 +163,51 @@ class _Assembler:
         events[name] = whole
 
 
+ROOT_FOLDER = ""
+"""In `overlay_folders`: the overlay directory's own files, outside any subfolder."""
+
+
+def overlay_files(
+    directory: Path,
+    folders: Sequence[str],
+    known_folders: Collection[str] | None,
+    issues: Issues,
+) -> list[Path]:
+    """The files of one overlay directory that apply to a plan, in order: those of each folder
+    of `folders` in turn (ROOT_FOLDER is the directory itself; others are subfolders, read with
+    theirs). A subfolder outside `known_folders` (when given) is reported: an overlay is never
+    skipped for a misspelt folder name."""
+    files: list[Path] = []
+    for folder in folders:
+        base = directory if folder == ROOT_FOLDER else directory / folder
+        if folder == ROOT_FOLDER:
+            files.extend(sorted(base.glob("*.yaml")))
+        elif base.is_dir():
+            files.extend(sorted(base.rglob("*.yaml")))
+    if known_folders is not None:
+        for child in sorted(directory.iterdir()):
+            if child.is_dir() and child.name not in known_folders and any(child.rglob("*.yaml")):
+                known = sorted(k for k in known_folders if k)
+                issues.add(
+                    Loc(str(child), 1, 1, ""),
+                    f"overlay folder {child.name!r} is no target's{did_you_mean(child.name, known)}"
+                    f" (known: {', '.join(known)})",
+                )
+    return files
+
+
 def assemble(
-    mappings_dir: Path, target: str, overlays: Iterable[Path], issues: Issues
+    mappings_dir: Path,
+    target: str,
+    overlays: Iterable[Path],
+    issues: Issues,
+    *,
+    overlay_folders: Sequence[str] = (ROOT_FOLDER,),
+    known_folders: Collection[str] | None = None,
 ) -> MappingSources:
     """Read the core set of `target` and apply each overlay directory in order; problems go to
-    `issues`."""
+    `issues`. Of each overlay, the files of `overlay_folders` apply (see overlay_files): the
+    caller says which, so this module knows no target."""
     assembler = _Assembler(issues)
     base = mappings_dir.parent
     if not mappings_dir.is_dir():
@@ -170,7 +219,7 @@ def assemble(
         if not directory.is_dir():
             issues.add(Loc(str(directory), 1, 1, ""), "overlay directory not found")
             continue
-        for path in sorted(directory.rglob("*.yaml")):
+        for path in overlay_files(directory, overlay_folders, known_folders, issues):
             assembler.apply_file(path, shown=_shown(path, None), overlay=True)
     return assembler.sources
 

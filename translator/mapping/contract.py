@@ -54,11 +54,16 @@ class TargetRules(Protocol):
     template's statements are checked whole, every time. `check` raises TranslationError for an
     invalid statement; `relations_ok` tests only the rules across fields; `strict_check` is the
     slow, thorough check of `--strict` and the tests. `statement_id` writes a UUID text in the
-    form the standard gives ids (a plain UUID, a `urn:uuid:`).
+    form the standard gives ids (a plain UUID, a `urn:uuid:`). `overlay_folders` names the
+    parts of an overlay directory that apply to its plan, in order ("" is the directory's own
+    files, then subfolders such as `_shared` and the target's own).
     """
 
     @property
     def name(self) -> str: ...
+
+    @property
+    def overlay_folders(self) -> tuple[str, ...]: ...
 
     def place(self, path: tuple[str, ...], constant_at: ConstantAt) -> Place | None: ...
 

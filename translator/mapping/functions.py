@@ -8,6 +8,7 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -173,6 +174,21 @@ def _timestamp(value: Any) -> Any:
     return text
 
 
+def _utc_time(value: Any) -> Any:
+    """The instant in UTC with milliseconds (`2024-05-01T08:00:00.123Z`), as Caliper writes
+    eventTime; a time without an offset is taken as UTC (edX logs UTC)."""
+    text = _timestamp(value)
+    if text is MISSING:
+        return MISSING
+    if text[-6:] == "+00:00" and len(text) >= 30 and text[19] == ".":
+        return text[:23] + "Z"  # edX's own form, microseconds and +00:00: cut, nothing to shift
+    try:
+        moment = datetime.fromisoformat(text).astimezone(UTC)
+    except ValueError:
+        return MISSING
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
 def _last_segment(value: Any, separator: Any) -> Any:
     if not isinstance(value, str) or not isinstance(separator, str) or not separator:
         return MISSING
@@ -279,6 +295,7 @@ FUNCTIONS: Mapping[str, FunctionSpec] = {
     "url_quote": FunctionSpec(1, 1, _plain(_url_quote)),
     "iri_escape": FunctionSpec(1, 1, _plain(_iri_escape)),
     "timestamp": FunctionSpec(1, 1, _plain(_timestamp)),
+    "utc_time": FunctionSpec(1, 1, _plain(_utc_time)),
     "last_segment": FunctionSpec(2, 2, _plain(_last_segment)),
     "not": FunctionSpec(1, 1, _plain(_not)),
     "only": FunctionSpec(1, 1, _plain(_only)),

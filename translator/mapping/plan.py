@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from types import MappingProxyType
@@ -12,7 +12,7 @@ from typing import Any
 
 from translator.config import Settings
 from translator.errors import MappingError
-from translator.mapping.assembly import MappingSources, assemble, env_vars
+from translator.mapping.assembly import SHARED_FOLDER, MappingSources, assemble, env_vars
 from translator.mapping.compiler import CompiledEvent, compile_event
 from translator.mapping.contract import TargetRules
 from translator.mapping.directives import CompileContext, plain_data
@@ -92,18 +92,32 @@ def compile_context(
 
 
 def load_plan(
-    settings: Settings, target: TargetRules, *, environ: Mapping[str, str] | None = None
+    settings: Settings,
+    target: TargetRules,
+    *,
+    environ: Mapping[str, str] | None = None,
+    known_targets: Collection[str] | None = None,
 ) -> Plan:
     """Read, merge and compile the core mappings of `target` (`_shared/` and `<target.name>/`)
     and the overlays of `settings`; one plan per target.
 
     Without `pseudonym_secret`, actors get pseudonyms from a random secret that lasts this run
     only (`ephemeral_pseudonyms` is set so the caller can warn). Raises MappingError listing
-    every problem of every file, and ConfigError for an unreadable actor map.
+    every problem of every file, and ConfigError for an unreadable actor map. Of each overlay,
+    the folders `target.overlay_folders` names apply; given the names of every target
+    (`known_targets`), a subfolder that is no target's is reported.
     """
     env = dict(os.environ if environ is None else environ)
     issues = Issues()
-    sources = assemble(settings.mappings_dir, target.name, settings.overlays, issues)
+    known = None if known_targets is None else {"", SHARED_FOLDER, *known_targets}
+    sources = assemble(
+        settings.mappings_dir,
+        target.name,
+        settings.overlays,
+        issues,
+        overlay_folders=target.overlay_folders,
+        known_folders=known,
+    )
 
     ctx = compile_context(settings, target, sources, issues, environ=env)
     for name, node in sources.tables.items():

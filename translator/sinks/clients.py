@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import Any, Final, Protocol
 
 from translator.errors import ConfigError
+from translator.sinks.caliper import CaliperClient
 from translator.sinks.destinations import Destination
 from translator.sinks.http import Answer
 from translator.sinks.lrs import LRSClient
@@ -48,6 +49,7 @@ ClientFactory = Callable[..., EndpointClient]
 CLIENTS: Final[Mapping[str, ClientFactory]] = MappingProxyType(
     {
         "xapi": LRSClient,
+        "caliper": CaliperClient,
     }
 )
 

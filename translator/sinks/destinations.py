@@ -30,6 +30,7 @@ _FILE_KEYS = frozenset(
         "token_env",
         "orgs",
         "courses",
+        "sensor",
     }
 )
 
@@ -39,10 +40,11 @@ class Destination:
     """One endpoint: its URL, its kind, how we authenticate, and which events it wants.
 
     `kind` is the target whose statements it takes ("xapi": `url` is an LRS's xAPI base
-    endpoint); it also picks the client (translator.sinks.clients). Credentials never appear in
-    `repr`, so a destination can be logged. `orgs` and `courses` are filters: `None` means
-    "everything"; when either is given, an event is accepted if its org is in `orgs` or its course
-    is in `courses`.
+    endpoint; "caliper": `url` is a Caliper endpoint, `token` its Bearer API key and `sensor`
+    the id our envelopes carry); it also picks the client (translator.sinks.clients).
+    Credentials never appear in `repr`, so a destination can be logged. `orgs` and `courses`
+    are filters: `None` means "everything"; when either is given, an event is accepted if its
+    org is in `orgs` or its course is in `courses`.
     """
 
     name: str
@@ -53,9 +55,19 @@ class Destination:
     kind: str = DEFAULT_TARGET
     orgs: frozenset[str] | None = None
     courses: frozenset[str] | None = None
+    sensor: str | None = None
 
     def __post_init__(self) -> None:
         _check_url(self.name, self.url)
+        if (self.sensor is not None) != (self.kind == "caliper"):
+            raise ConfigError(
+                f"destination {self.name!r}: "
+                + (
+                    "a caliper destination needs a `sensor` id (an IRI naming this service)"
+                    if self.kind == "caliper"
+                    else "only a caliper destination takes a `sensor`"
+                )
+            )
         if self.kind not in TARGETS:
             known = ", ".join(repr(k) for k in sorted(TARGETS))
             raise ConfigError(
@@ -175,6 +187,9 @@ def _one(path: Path, index: int, table: Any, env: Mapping[str, str]) -> Destinat
     kind = table.get("kind", DEFAULT_TARGET)
     if not isinstance(kind, str):
         raise ConfigError(f"{where}: `kind` must be a string")
+    sensor = table.get("sensor")
+    if sensor is not None and not isinstance(sensor, str):
+        raise ConfigError(f"{where}: `sensor` must be a string")
     username = table.get("username")
     if username is not None and not isinstance(username, str):
         raise ConfigError(f"{where}: `username` must be a string")
@@ -188,6 +203,7 @@ def _one(path: Path, index: int, table: Any, env: Mapping[str, str]) -> Destinat
             token=_secret(where, table, "token", env),
             orgs=_names(where, table, "orgs"),
             courses=_names(where, table, "courses"),
+            sensor=sensor,
         )
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None

@@ -21,7 +21,7 @@ from translator.sinks.delivery import Deliverer
 from translator.sinks.destinations import Destination
 from translator.sinks.routing import Router
 
-__all__ = ["DestinationRoute", "ForwardingSink"]
+__all__ = ["Deliveries", "DestinationRoute", "ForwardingSink"]
 
 logger = logging.getLogger(__name__)
 
@@ -183,3 +183,30 @@ class ForwardingSink:
     @property
     def dead_lettered(self) -> int:
         return sum(r.dead_lettered for r in self.routes)
+
+
+class Deliveries:
+    """The forwarding sinks of one run (one per target), seen together for its status lines,
+    summary and metrics."""
+
+    def __init__(self, sinks: Sequence[ForwardingSink]) -> None:
+        self.sinks = list(sinks)
+
+    def __repr__(self) -> str:
+        return f"Deliveries({self.sinks!r})"
+
+    @property
+    def routes(self) -> list[DestinationRoute]:
+        return [route for sink in self.sinks for route in sink.routes]
+
+    @property
+    def delivered(self) -> int:
+        return sum(sink.delivered for sink in self.sinks)
+
+    @property
+    def dead_lettered(self) -> int:
+        return sum(sink.dead_lettered for sink in self.sinks)
+
+    @property
+    def unrouted(self) -> int:
+        return sum(sink.unrouted for sink in self.sinks)

@@ -7,6 +7,7 @@ from types import MappingProxyType
 from typing import Final
 
 from translator.errors import ConfigError
+from translator.targets.caliper import CALIPER
 from translator.targets.target import Target
 from translator.targets.xapi import XAPI
 
@@ -15,6 +16,7 @@ __all__ = ["DEFAULT_TARGET", "TARGETS", "get_target"]
 TARGETS: Final[Mapping[str, Target]] = MappingProxyType(
     {
         XAPI.name: XAPI,
+        CALIPER.name: CALIPER,
     }
 )
 DEFAULT_TARGET: Final = XAPI.name

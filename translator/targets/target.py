@@ -19,7 +19,10 @@ class Target:
 
     `name` names the standard, its mappings folder (`mappings/<name>/`) and the kind of
     destination that receives its statements; `version` is the version of the standard the
-    statements follow. The functions are those TargetRules describes.
+    statements follow. The functions are those TargetRules describes. `overlay_folders` are the
+    parts of an overlay directory that apply to this target (default: its `_shared/` and
+    `<name>/` subfolders; xAPI also takes the directory's own files, as before there were two
+    targets).
     """
 
     name: str
@@ -29,6 +32,11 @@ class Target:
     relations_ok: Callable[[dict[str, Any]], bool]
     strict_check: Check
     statement_id: Callable[[str], str]
+    overlay_folders: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.overlay_folders:
+            object.__setattr__(self, "overlay_folders", ("_shared", self.name))
 
     def __repr__(self) -> str:
         return f"Target({self.name!r})"

@@ -88,8 +88,8 @@ courses = ["course-v1:HarvardX+CS50+2024"]
          "destination 'a': environment variable NOT_SET (for `password`) is not set"),
         ('[[destination]]\nname = "a"\nurl = "https://x.org"\nheaders = 1\n',
          "destination 'a': unknown key(s) ['headers']"),
-        ('[[destination]]\nname = "a"\nurl = "https://x.org"\nkind = "caliper"\n',
-         "kind 'caliper' is not supported"),
+        ('[[destination]]\nname = "a"\nurl = "https://x.org"\nkind = "cmi5"\n',
+         "kind 'cmi5' is not supported"),
         ('[[destination]]\nname = "a"\nurl = "https://x.org"\norgs = "MITx"\n',
          "`orgs` must be a list of non-empty strings"),
         ('[[destination]]\nname = "a"\nurl = "https://x.org"\nusername = "u"\n'

@@ -24,6 +24,7 @@ from translator.mapping.contract import ConstantAt, Place
 from translator.mapping.plan import load_plan
 from translator.pipeline import run, translate_lines
 from translator.summary import Summary
+from translator.targets.caliper import CALIPER
 from translator.targets.registry import TARGETS, get_target
 from translator.targets.target import Target
 from translator.targets.xapi import XAPI
@@ -84,7 +85,7 @@ def mappings(tmp_path: Path) -> Path:
 
 
 def test_registry_has_one_line_per_target() -> None:
-    assert dict(TARGETS) == {"xapi": XAPI}
+    assert dict(TARGETS) == {"xapi": XAPI, "caliper": CALIPER}
     assert get_target("xapi") is XAPI
     with pytest.raises(ConfigError, match="unknown target 'skeleton'"):
         get_target("skeleton")

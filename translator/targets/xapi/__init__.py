@@ -24,4 +24,7 @@ XAPI: Final = Target(
     relations_ok=score_ok,
     strict_check=strict_check,
     statement_id=_plain_uuid,
+    # An overlay's own files are xAPI's (they were before Caliper came), then its _shared/ and
+    # xapi/ subfolders.
+    overlay_folders=("", "_shared", "xapi"),
 )

@@ -19,6 +19,7 @@ import orjson
 from translator.errors import TranslationError
 from translator.mapping.contract import ABSENT, ConstantAt, LeafRule, Place
 from translator.messages import json_kind
+from translator.targets.syntax import DURATION, IRI, IRL, UUID
 
 __all__ = ["XAPI_VERSION", "check_statement", "place", "score_ok", "statement_problems"]
 
@@ -29,21 +30,10 @@ _MISSING: Final[Any] = object()
 _INF: Final = float("inf")
 
 # --- value syntax ---------------------------------------------------------------------------------
-# Characters RFC 3987 never allows in an IRI, whatever the component.
-_NOT_IRI = r"\s<>\"{}|\\^`"
-# An absolute IRI. Hierarchical IRIs must carry an authority (`scheme://host...`); the only other
-# form accepted is a URN. This refuses a bare edX key such as `course-v1:edX+DemoX+Demo` (its
-# "scheme" would be `course-v1`), the usual sign of a mapping that forgot the LMS root.
-_IRI: Final = re.compile(
-    rf"(?:[A-Za-z][A-Za-z0-9+.\-]*://[^{_NOT_IRI}/?#]|[Uu][Rr][Nn]:[A-Za-z0-9][A-Za-z0-9\-]{{0,31}}:"
-    rf"[^{_NOT_IRI}])[^{_NOT_IRI}]*"
-).fullmatch
-# An IRL (moreInfo, homePage, fileUrl, openid): an IRI that can be fetched, so `scheme://host...`.
-_IRL: Final = re.compile(rf"[A-Za-z][A-Za-z0-9+.\-]*://[^{_NOT_IRI}/?#][^{_NOT_IRI}]*").fullmatch
-# RFC 4122 in its canonical (lowercase) form, as tincan and conforming LRSs require.
-_UUID: Final = re.compile(
-    r"[0-9a-f]{8}-[0-9a-f]{4}-[1-5][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
-).fullmatch
+# IRIs, IRLs, UUIDs and durations: translator.targets.syntax, shared with the other targets.
+_IRI: Final = IRI
+_IRL: Final = IRL
+_UUID: Final = UUID
 _MBOX: Final = re.compile(r"mailto:[^\s@<>\"]+@[^\s@<>\"]+").fullmatch
 _SHA1: Final = re.compile(r"[0-9a-fA-F]{40}").fullmatch
 _SHA2: Final = re.compile(
@@ -65,11 +55,7 @@ _LANGUAGE_TAG: Final = re.compile(
 _TIMESTAMP: Final = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:Z|[+-][0-9]{2}:[0-9]{2})"
 ).fullmatch
-_AMOUNT = r"[0-9]+(?:[.,][0-9]+)?"
-_DURATION: Final = re.compile(
-    rf"P(?!$)(?:{_AMOUNT}Y)?(?:{_AMOUNT}M)?(?:{_AMOUNT}D)?"
-    rf"(?:T(?=[0-9])(?:{_AMOUNT}H)?(?:{_AMOUNT}M)?(?:{_AMOUNT}S)?)?|P{_AMOUNT}W"
-).fullmatch
+_DURATION: Final = DURATION
 _VERSION: Final = re.compile(r"1\.0\.[0-9]+").fullmatch
 # strict_check only: the parts of a duration with a fixed length (no years, no months).
 _DURATION_PARTS: Final = re.compile(
