@@ -7,8 +7,9 @@ credential (worker.jobs describes its shape).
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
 
@@ -17,8 +18,9 @@ import redis
 from translator.config import Settings
 from translator.errors import ConfigError
 from translator.intake.lines import SourceLine
+from translator.intake.ticks import IDLE, Idle
 from worker.app import TRANSLATE_CHUNK, create_app
-from worker.jobs import Chunk, encode_lines, iter_chunks
+from worker.jobs import Chunk, encode_lines, finish_if_done, iter_chunks
 from worker.runs import RunBook
 
 __all__ = ["RunProducer"]
@@ -82,6 +84,50 @@ class RunProducer:
                 self.book.set_totals(lines=self.lines, chunks=self.chunks)
                 raise
             self._finish(producer, held)
+
+    def stream(
+        self,
+        lines: Iterable[SourceLine | Idle],
+        *,
+        max_wait: float,
+        on_enqueued: Callable[[Chunk], None],
+    ) -> None:
+        """Enqueue lines as they come, for a run without a known end (a followed log).
+
+        A chunk goes when it is full, when the source changes, or once its first line has
+        waited `max_wait` seconds (checked on IDLE, so a quiet log's lines still go);
+        `on_enqueued(chunk)` follows each chunk handed to Redis (a checkpoint may move past it).
+        When `lines` ends (a stop), what is held goes too and the run's totals are written.
+        """
+        self.book.begin()
+        with self.celery.producer_or_acquire() as producer:
+            current: list[SourceLine] = []
+            since = 0.0
+
+            def send() -> None:
+                chunk = Chunk(current[0].source, current[0].lineno, list(current))
+                current.clear()
+                self._send(producer, chunk)
+                on_enqueued(chunk)
+
+            for line in lines:
+                if line is IDLE:
+                    if current and time.monotonic() - since >= max_wait:
+                        send()
+                    continue
+                if current and (
+                    len(current) >= self.settings.chunk_lines
+                    or line.source != current[-1].source
+                    or line.lineno != current[-1].lineno + 1
+                ):
+                    send()
+                if not current:
+                    since = time.monotonic()
+                current.append(line)
+            if current:
+                send()
+            self.book.set_totals(lines=self.lines, chunks=self.chunks)
+        finish_if_done(self.book)
 
     def _send(self, producer: Any, chunk: Chunk) -> None:
         # The chunk's number in the run is its key: unique even when a followed log's line

@@ -518,3 +518,64 @@ def test_queue_forward_survives_an_lrs_outage(
     _wait_finished(redis_client, run_id)
     ids = _ids(lrs)
     assert len(ids) == facts.statements == len(set(ids))
+
+
+def test_follow_through_the_workers_survives_rotations_and_kills_and_stores_once(
+    redis_url: str, lrs: RalphLRS, tmp_path: Path, workers: Callable[..., WorkerProcess]
+) -> None:
+    import shutil
+
+    from logs import enrollment
+
+    env = _env(
+        redis_url,
+        lrs,
+        TRANSLATOR_CHECKPOINT_PATH=str(tmp_path / "checkpoints.json"),
+        TRANSLATOR_BATCH_MAX_WAIT="0.3",
+        TRANSLATOR_VISIBILITY_TIMEOUT="5",
+    )
+    log = tmp_path / "tracking.log"
+    written = 0
+
+    def append(count: int) -> None:
+        nonlocal written
+        with log.open("ab") as out:
+            for _ in range(count):
+                out.write(orjson.dumps(enrollment(written)) + b"\n")
+                written += 1
+
+    def follower() -> subprocess.Popen[bytes]:
+        command = [sys.executable, "-m", "translator", "follow", "--queue", "--from-start"]
+        return subprocess.Popen([*command, str(log)], cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
+
+    def stored() -> int:
+        return len(lrs.stored_statements())
+
+    first_worker = workers(env)
+    append(12)
+    following = follower()
+    try:
+        _until(lambda: stored() >= 12, 60, "the first lines in the LRS")
+        append(8)
+        os.rename(log, tmp_path / "tracking.log.1")
+        append(9)
+        time.sleep(0.2)
+        following.kill()  # SIGKILL: no goodbye, the checkpoint is what was enqueued
+        following.wait()
+        first_worker.kill()
+        workers(env)
+        following = follower()
+        _until(lambda: stored() >= 29, 90, "the lines around the rotation in the LRS")
+        append(6)
+        shutil.copy(log, tmp_path / "tracking.log.2")
+        log.write_bytes(b"")
+        append(7)
+        _until(lambda: stored() >= written, 90, "every line in the LRS")
+        following.send_signal(signal.SIGTERM)
+        assert following.wait(timeout=30) == 0
+    finally:
+        if following.poll() is None:
+            following.kill()
+            following.wait()
+    ids = _ids(lrs)
+    assert len(ids) == len(set(ids)) == written == 42

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
@@ -17,6 +18,7 @@ from translator.cli.common import (
     fail,
     library_warnings,
     overlay_option,
+    redact,
     serve_metrics,
     settings_of,
 )
@@ -30,6 +32,9 @@ from translator.intake.ticks import IDLE, Idle
 from translator.pipeline import run, translate_lines_for
 from translator.sinks.forwarding import Deliveries
 from translator.summary import Summary, forward_total
+
+if TYPE_CHECKING:
+    from worker.jobs import Chunk
 
 __all__ = ["follow"]
 
@@ -62,6 +67,11 @@ __all__ = ["follow"]
     show_default=True,
     help="Seconds between two status lines on stderr (0: none).",
 )
+@click.option(
+    "--queue",
+    is_flag=True,
+    help="Hand the lines to the workers through Redis instead of delivering in-process.",
+)
 @click.pass_context
 def follow(
     ctx: click.Context,
@@ -70,21 +80,25 @@ def follow(
     start: str | None,
     checkpoint_path: Path | None,
     status_every: float,
+    queue: bool,
 ) -> None:
     """Follow growing tracking logs (as `tail -F`) and deliver what is appended to the
     configured LRSs, until SIGTERM or Ctrl-C.
 
     Each log resumes from its checkpoint, which moves only past lines whose statements are
-    delivered or dead-lettered: a restart, even after a crash, loses nothing, and what it
-    re-reads is stored once (statement ids are deterministic). Rotation by rename or
-    copy-truncate is followed. A log without a checkpoint needs --from-start or --from-end.
-    On a stop, what was read is delivered within TRANSLATOR_STOP_GRACE seconds (the rest is
-    read again next time), the checkpoints are written and the summary printed: exit 0.
+    delivered or dead-lettered (with --queue: handed to Redis for the workers): a restart, even
+    after a crash, loses nothing, and what it re-reads is stored once (statement ids are
+    deterministic). Rotation by rename or copy-truncate is followed. A log without a
+    checkpoint needs --from-start or --from-end. On a stop, what was read is delivered (or
+    enqueued) within TRANSLATOR_STOP_GRACE seconds (the rest is read again next time), the
+    checkpoints are written and the summary printed: exit 0.
     """
     settings = settings_of(ctx, overlays=overlays, checkpoint_path=checkpoint_path)
     if len(set(paths)) != len(paths):
         fail("a log is named twice")
-    if settings.pseudonym_secret is None:
+    if queue and overlays:
+        fail("with --queue the workers translate: set TRANSLATOR_OVERLAYS in their configuration")
+    if not queue and settings.pseudonym_secret is None:
         fail(
             "TRANSLATOR_PSEUDONYM_SECRET is not set: statements sent to an LRS need actor ids "
             "that stay the same from run to run"
@@ -99,8 +113,6 @@ def follow(
             f"{new[0]} has no checkpoint in {settings.checkpoint_path}: on a first run, say "
             "--from-start (send what it holds) or --from-end (only what comes next)"
         )
-    translators, sinks = delivery(settings)
-    sink = Deliveries(sinks)
     follower = Follower(
         paths,
         checkpoints,
@@ -108,9 +120,26 @@ def follow(
         max_line_bytes=settings.max_line_bytes,
         poll_interval=min(0.05, settings.batch_max_wait / 4),
     )
+    if queue:
+        _follow_queued(settings, follower, checkpoints, status_every)
+    _follow_in_process(settings, follower, checkpoints, status_every)
+
+
+def _follow_in_process(
+    settings: Settings, follower: Follower, checkpoints: Checkpoints, status_every: float
+) -> NoReturn:
+    translators, sinks = delivery(settings)
+    sink = Deliveries(sinks)
     summary = Summary()
     serve_metrics(settings, summary, sinks)
     status = EXIT_OK
+
+    def status_line() -> str:
+        return (
+            f"status: read {summary.read}, delivered {sink.delivered}, "
+            f"dead-lettered {sink.dead_lettered}, rejected {summary.rejected}"
+        )
+
     with ExitStack() as stack:
         stack.enter_context(library_warnings())
         stop = stack.enter_context(graceful_stop(settings.stop_grace))
@@ -118,7 +147,7 @@ def follow(
         try:
             run(
                 translate_lines_for(
-                    _with_upkeep(lines, checkpoints, summary, sink, status_every), translators
+                    _with_upkeep(lines, checkpoints, status_line, status_every), translators
                 ),
                 summary,
                 sinks,
@@ -139,15 +168,69 @@ def follow(
     sys.exit(status)
 
 
+def _follow_queued(
+    settings: Settings, follower: Follower, checkpoints: Checkpoints, status_every: float
+) -> NoReturn:
+    """Hand the lines to the workers as they come; a checkpoint moves once Redis holds them."""
+    import redis
+    from kombu.exceptions import KombuError
+
+    from worker.producer import RunProducer
+
+    where = redact(settings.redis_url)
+    status = EXIT_OK
+    try:
+        producer = RunProducer(settings)
+    except ConfigError as exc:
+        fail(str(exc))
+    with producer:
+        try:
+            producer.check()
+        except redis.RedisError as exc:
+            fail(f"cannot reach Redis at {where}: {exc}")
+
+        def status_line() -> str:
+            return f"status: run {producer.run_id}: enqueued {producer.lines} lines"
+
+        def enqueued(chunk: Chunk) -> None:
+            for line in chunk.lines:
+                checkpoints.advance(line)
+
+        with graceful_stop(settings.stop_grace) as stop:
+            lines = until_stopped(follower.lines(stop.requested), stop)
+            try:
+                producer.stream(
+                    _with_upkeep(lines, checkpoints, status_line, status_every),
+                    max_wait=settings.batch_max_wait,
+                    on_enqueued=enqueued,
+                )
+            except Stopped:
+                click.echo(
+                    "stopped before every line read was enqueued: the checkpoint stays before "
+                    "them, and the next run reads them again",
+                    err=True,
+                )
+            except (redis.RedisError, KombuError, OSError) as exc:
+                click.echo(f"error: cannot enqueue to Redis at {where}: {exc}", err=True)
+                status = EXIT_USAGE
+            finally:
+                _save(checkpoints)
+        click.echo(
+            f"run {producer.run_id}: enqueued {producer.lines} lines in {producer.chunks} "
+            f"chunks; `translator status --run {producer.run_id}` shows its reconciliation",
+            err=True,
+        )
+    sys.exit(status)
+
+
 def _with_upkeep(
     lines: Iterator[SourceLine | Idle],
     checkpoints: Checkpoints,
-    summary: Summary,
-    sink: Deliveries,
+    status_line: Callable[[], str],
     every: float,
 ) -> Iterator[SourceLine | Idle]:
-    """The lines; while they are quiet, the checkpoints saved when due, and a one-line status
-    on stderr every `every` seconds (0: never)."""
+    """The lines; while they are quiet, the checkpoints saved when due, and a status line on
+    stderr every `every` seconds (0: never)."""
     due = time.monotonic() + every
     for line in lines:
         if line is not IDLE:
@@ -155,11 +238,7 @@ def _with_upkeep(
             continue
         checkpoints.save_if_due()
         if every and time.monotonic() >= due:
-            click.echo(
-                f"status: read {summary.read}, delivered {sink.delivered}, "
-                f"dead-lettered {sink.dead_lettered}, rejected {summary.rejected}",
-                err=True,
-            )
+            click.echo(status_line(), err=True)
             due = time.monotonic() + every
         yield line
 
