@@ -579,3 +579,44 @@ def test_follow_through_the_workers_survives_rotations_and_kills_and_stores_once
             following.wait()
     ids = _ids(lrs)
     assert len(ids) == len(set(ids)) == written == 42
+
+
+def test_consume_through_the_workers_acknowledges_once_enqueued_and_stores_once(
+    redis_url: str,
+    redis_client: redis.Redis,
+    lrs: RalphLRS,
+    workers: Callable[..., WorkerProcess],
+) -> None:
+    from logs import enrollment, tracker_event
+    from services import produce_tracking_events
+
+    env = _env(redis_url, lrs, TRANSLATOR_BATCH_MAX_WAIT="0.3")
+    workers(env)
+    stream, group = "dev-analytics", "translator"
+    produce_tracking_events(redis_url, "dev", [tracker_event(enrollment(i)) for i in range(7)])
+    redis_client.xadd(stream, {"id": "x", "type": "garbage", "event_data": b"\x00\x01"})
+    command = [sys.executable, "-m", "translator", "consume", "--queue", "--from-start"]
+    with subprocess.Popen(
+        [*command, "--stream", stream, "--group", group],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    ) as consumer:
+        try:
+            _until(lambda: len(lrs.stored_statements()) >= 7, 60, "the first events stored")
+            produce_tracking_events(
+                redis_url, "dev", [tracker_event(enrollment(i)) for i in range(7, 12)]
+            )
+            _until(lambda: len(lrs.stored_statements()) >= 12, 60, "every event stored")
+            consumer.send_signal(signal.SIGTERM)
+            assert consumer.wait(timeout=30) == 0
+        finally:
+            if consumer.poll() is None:
+                consumer.kill()
+        assert consumer.stderr is not None
+        stderr = consumer.stderr.read().decode()
+    ids = _ids(lrs)
+    assert len(ids) == len(set(ids)) == 12
+    assert "enqueued 12 entries" in stderr and "rejected 1 undecodable" in stderr
+    assert redis_client.xpending(stream, group)["pending"] == 0  # every entry acknowledged

@@ -7,7 +7,9 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 import redis
@@ -25,14 +27,18 @@ from translator.cli.common import (
 )
 from translator.cli.stopping import Stopped, graceful_stop, until_stopped
 from translator.config import Settings
+from translator.engine import REJECTED, Outcome
 from translator.errors import ConfigError, DeliveryError
 from translator.intake.bus import BusConsumer
 from translator.intake.lines import SourceLine
-from translator.intake.ticks import Idle
-from translator.pipeline import run, translate_lines_for
+from translator.intake.ticks import IDLE, Idle
+from translator.pipeline import LineResult, run, translate_lines_for
 from translator.sinks.forwarding import Deliveries
 from translator.sinks.rejects import RejectsWriter
 from translator.summary import Summary, forward_total
+
+if TYPE_CHECKING:
+    from worker.jobs import Chunk
 
 __all__ = ["consume"]
 
@@ -82,6 +88,11 @@ DEFAULT_GROUP = "edx-xapi-translator"
     show_default=True,
     help="Seconds between two status lines on stderr, with the group's lag (0: none).",
 )
+@click.option(
+    "--queue",
+    is_flag=True,
+    help="Hand the events to the workers through Redis instead of delivering in-process.",
+)
 @click.pass_context
 def consume(
     ctx: click.Context,
@@ -92,6 +103,7 @@ def consume(
     start: str | None,
     rejects: Path | None,
     status_every: float,
+    queue: bool,
 ) -> None:
     """Consume the tracking events that Open edX's event bus (edx-event-bus-redis) writes to a
     Redis Stream, and deliver them to the configured LRSs, until SIGTERM or Ctrl-C.
@@ -105,7 +117,9 @@ def consume(
     within TRANSLATOR_STOP_GRACE seconds, the rest stays pending, the summary is printed: exit 0.
     """
     settings = settings_of(ctx, overlays=overlays)
-    if settings.pseudonym_secret is None:
+    if queue and overlays:
+        fail("with --queue the workers translate: set TRANSLATOR_OVERLAYS in their configuration")
+    if not queue and settings.pseudonym_secret is None:
         fail(
             "TRANSLATOR_PSEUDONYM_SECRET is not set: statements sent to an LRS need actor ids "
             "that stay the same from run to run"
@@ -132,6 +146,8 @@ def consume(
             bus.create_group(from_start=start == "start")
     except redis.RedisError as exc:
         fail(f"cannot use the event bus's Redis at {redact(url)}: {exc}")
+    if queue:
+        _consume_queued(settings, bus, rejects, status_every)
     translators, sinks = delivery(settings)
     sink = Deliveries(sinks)
     summary = Summary()
@@ -254,3 +270,88 @@ def _summary(
         ),
         err=True,
     )
+
+
+def _consume_queued(
+    settings: Settings, bus: BusConsumer, rejects: Path | None, status_every: float
+) -> NoReturn:
+    """Hand the entries to the workers in chunks; an entry is acknowledged once Redis holds its
+    chunk. An entry that cannot be decoded is rejected here (with --rejects, written there) and
+    acknowledged: it would never decode."""
+    from kombu.exceptions import KombuError
+
+    from worker.producer import RunProducer
+
+    where = redact(settings.redis_url)
+    status = EXIT_OK
+    unusable = 0
+    try:
+        producer = RunProducer(settings)
+    except ConfigError as exc:
+        fail(str(exc))
+
+    def enqueued(chunk: Chunk) -> None:
+        for line in chunk.lines:
+            bus.acknowledge(line)
+
+    def usable(
+        lines: Iterator[SourceLine | Idle], writer: RejectsWriter | None
+    ) -> Iterator[SourceLine | Idle]:
+        nonlocal unusable
+        due = time.monotonic() + status_every
+        for line in lines:
+            if status_every and time.monotonic() >= due:
+                click.echo(
+                    f"status: run {producer.run_id}: enqueued {producer.lines} entries, "
+                    f"claimed {bus.claimed}, {_status(bus)}",
+                    err=True,
+                )
+                due = time.monotonic() + status_every
+            if line is not IDLE and line.unusable:
+                unusable += 1
+                if writer is not None:
+                    writer.write(LineResult(line, Outcome(REJECTED, reason=line.unusable)))
+                bus.acknowledge(line)
+                continue
+            # One source for the stream, so that consecutive entries share a chunk.
+            yield line if line is IDLE else replace(line, source=f"redis-stream:{bus.stream}")
+
+    with producer, ExitStack() as stack:
+        try:
+            producer.check()
+        except redis.RedisError as exc:
+            fail(f"cannot reach Redis at {where}: {exc}")
+        writer = None
+        if rejects is not None:
+            try:
+                writer = RejectsWriter(stack.enter_context(rejects.open("ab")))
+            except OSError as exc:
+                fail(f"{rejects}: cannot write rejects file: {exc.strerror}")
+        stop = stack.enter_context(graceful_stop(settings.stop_grace))
+        lines = until_stopped(bus.lines(stop.requested), stop)
+        try:
+            producer.stream(
+                usable(lines, writer), max_wait=settings.batch_max_wait, on_enqueued=enqueued
+            )
+        except Stopped:
+            click.echo(
+                "stopped before every entry read was enqueued: they stay pending in the group",
+                err=True,
+            )
+        except (redis.RedisError, KombuError, OSError) as exc:
+            click.echo(f"error: cannot enqueue to Redis at {where}: {exc}", err=True)
+            status = EXIT_USAGE
+        finally:
+            _acknowledge(bus)
+        click.echo(
+            f"run {producer.run_id}: enqueued {producer.lines} entries in {producer.chunks} "
+            f"chunks, rejected {unusable} undecodable; `translator status --run "
+            f"{producer.run_id}` shows its reconciliation",
+            err=True,
+        )
+        click.echo(
+            f"stream {bus.stream!r}, group {bus.group!r}: claimed {bus.claimed}, left pending "
+            f"{bus.unacknowledged}, {_status(bus)}",
+            err=True,
+        )
+    sys.exit(status)
