@@ -570,6 +570,10 @@ def test_follow_through_the_workers_survives_rotations_and_kills_and_stores_once
         shutil.copy(log, tmp_path / "tracking.log.2")
         log.write_bytes(b"")
         append(7)
+        following.kill()  # a second SIGKILL, right after the copy-truncate
+        following.wait()
+        following = follower()
+        append(3)
         _until(lambda: stored() >= written, 90, "every line in the LRS")
         following.send_signal(signal.SIGTERM)
         assert following.wait(timeout=30) == 0
@@ -578,7 +582,7 @@ def test_follow_through_the_workers_survives_rotations_and_kills_and_stores_once
             following.kill()
             following.wait()
     ids = _ids(lrs)
-    assert len(ids) == len(set(ids)) == written == 42
+    assert len(ids) == len(set(ids)) == written == 45
 
 
 def test_consume_through_the_workers_acknowledges_once_enqueued_and_stores_once(
