@@ -62,6 +62,9 @@ class Settings:
     visibility_timeout: float = 3600.0
     retry_initial: float = 1.0
     retry_max: float = 300.0
+    # In-process delivery parks a destination's statements once it has been unavailable this
+    # many seconds (0: retry as long as the run lasts).
+    give_up_after: float = 0.0
     # A stop (SIGTERM, Ctrl-C) settles what was read within this many seconds, then parks the rest.
     stop_grace: float = 10.0
     # Where `translator follow` keeps the position of each followed log (design §11).
@@ -235,6 +238,8 @@ def check_settings(settings: Settings) -> None:
             problems.append(f"setting {name}: must be more than 0, not {getattr(settings, name)}")
     if not 0 <= settings.metrics_port <= 65535:
         problems.append(f"setting metrics_port: {settings.metrics_port} is not a TCP port")
+    if settings.give_up_after < 0:
+        problems.append(f"setting give_up_after: must be 0 or more, not {settings.give_up_after}")
     if settings.stop_grace < 0:
         problems.append(f"setting stop_grace: must be 0 or more, not {settings.stop_grace}")
     if settings.visibility_timeout < 1:

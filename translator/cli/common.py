@@ -35,6 +35,7 @@ __all__ = [
     "delivery",
     "destinations",
     "fail",
+    "give_up_option",
     "input_lines",
     "library_warnings",
     "load_command_plan",
@@ -238,10 +239,24 @@ def destinations(settings: Settings) -> list[Destination]:
 
 
 def retry_policy(settings: Settings, *, max_elapsed: float | None = None) -> RetryPolicy:
-    """The in-process retry policy of `settings`."""
+    """The in-process retry policy of `settings`: without `max_elapsed`, a destination that
+    stays unavailable is retried for `give_up_after` seconds (0: as long as the run lasts)."""
+    if max_elapsed is None and settings.give_up_after:
+        max_elapsed = settings.give_up_after
     return RetryPolicy(
         initial=settings.retry_initial, maximum=settings.retry_max, max_elapsed=max_elapsed
     )
+
+
+def give_up_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`--give-up-after SECONDS`: stop retrying an unavailable destination and park its rest."""
+    return click.option(
+        "--give-up-after",
+        "give_up_after",
+        type=click.FloatRange(min=0),
+        help="Seconds to retry a destination that stays unavailable before its statements are "
+        "parked as dead letters (TRANSLATOR_GIVE_UP_AFTER; default 0: retry while it runs).",
+    )(fn)
 
 
 def delivery(settings: Settings) -> tuple[list[Translator], list[ForwardingSink]]:

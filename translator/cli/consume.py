@@ -19,6 +19,7 @@ from translator.cli.common import (
     EXIT_USAGE,
     delivery,
     fail,
+    give_up_option,
     library_warnings,
     overlay_option,
     redact,
@@ -93,6 +94,7 @@ DEFAULT_GROUP = "edx-xapi-translator"
     is_flag=True,
     help="Hand the events to the workers through Redis instead of delivering in-process.",
 )
+@give_up_option
 @click.pass_context
 def consume(
     ctx: click.Context,
@@ -104,6 +106,7 @@ def consume(
     rejects: Path | None,
     status_every: float,
     queue: bool,
+    give_up_after: float | None,
 ) -> None:
     """Consume the tracking events that Open edX's event bus (edx-event-bus-redis) writes to a
     Redis Stream, and deliver them to the configured LRSs, until SIGTERM or Ctrl-C.
@@ -116,7 +119,7 @@ def consume(
     does not exist yet needs --from-start or --from-end. On a stop, what was read is delivered
     within TRANSLATOR_STOP_GRACE seconds, the rest stays pending, the summary is printed: exit 0.
     """
-    settings = settings_of(ctx, overlays=overlays)
+    settings = settings_of(ctx, overlays=overlays, give_up_after=give_up_after)
     if queue and overlays:
         fail("with --queue the workers translate: set TRANSLATOR_OVERLAYS in their configuration")
     if not queue and settings.pseudonym_secret is None:

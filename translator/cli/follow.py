@@ -16,6 +16,7 @@ from translator.cli.common import (
     EXIT_USAGE,
     delivery,
     fail,
+    give_up_option,
     library_warnings,
     overlay_option,
     redact,
@@ -72,6 +73,7 @@ __all__ = ["follow"]
     is_flag=True,
     help="Hand the lines to the workers through Redis instead of delivering in-process.",
 )
+@give_up_option
 @click.pass_context
 def follow(
     ctx: click.Context,
@@ -81,6 +83,7 @@ def follow(
     checkpoint_path: Path | None,
     status_every: float,
     queue: bool,
+    give_up_after: float | None,
 ) -> None:
     """Follow growing tracking logs (as `tail -F`) and deliver what is appended to the
     configured LRSs, until SIGTERM or Ctrl-C.
@@ -93,7 +96,9 @@ def follow(
     enqueued) within TRANSLATOR_STOP_GRACE seconds (the rest is read again next time), the
     checkpoints are written and the summary printed: exit 0.
     """
-    settings = settings_of(ctx, overlays=overlays, checkpoint_path=checkpoint_path)
+    settings = settings_of(
+        ctx, overlays=overlays, checkpoint_path=checkpoint_path, give_up_after=give_up_after
+    )
     if len(set(paths)) != len(paths):
         fail("a log is named twice")
     if queue and overlays:

@@ -15,6 +15,7 @@ from translator.cli.common import (
     EXIT_USAGE,
     delivery,
     fail,
+    give_up_option,
     input_lines,
     library_warnings,
     overlay_option,
@@ -62,6 +63,7 @@ __all__ = ["forward"]
     help="With --wait: stop waiting after this many seconds (the workers go on).",
 )
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar on a terminal.")
+@give_up_option
 @click.pass_context
 def forward(
     ctx: click.Context,
@@ -74,6 +76,7 @@ def forward(
     wait: bool,
     timeout: float | None,
     progress: bool,
+    give_up_after: float | None,
 ) -> None:
     """Translate tracking logs (files, .gz, or - for stdin) and deliver the statements to the
     configured LRSs.
@@ -98,7 +101,13 @@ def forward(
             "with --queue the workers translate and deliver: set --overlay, --lms-root-url and "
             "--batch-size in the workers' configuration (TRANSLATOR_OVERLAYS, ...)"
         )
-    settings = settings_of(ctx, overlays=overlays, lms_root_url=lms_root_url, batch_size=batch_size)
+    settings = settings_of(
+        ctx,
+        overlays=overlays,
+        lms_root_url=lms_root_url,
+        batch_size=batch_size,
+        give_up_after=give_up_after,
+    )
     if queue:
         forward_queued(
             settings, paths, rejects=rejects, wait=wait, timeout=timeout, progress=progress

@@ -28,6 +28,7 @@ import random
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import TracebackType
 from typing import Any
 
@@ -135,6 +136,8 @@ class _BatchSender:
         self.client = client
         self.retry = retry
         self.retries = 0  # requests sent again after a transient answer, over the sender's life
+        self.answered = False  # whether the destination ever gave an HTTP answer
+        self.failing_since: float | None = None  # when its current run of failures began
         self._retrying: Retrying | None = None
         if retry is not None:
             stop = stop_never if retry.max_elapsed is None else stop_after_delay(retry.max_elapsed)
@@ -207,7 +210,14 @@ class _BatchSender:
 
         def counted() -> Answer:
             result.requests += 1
-            return call()
+            answer = call()
+            if answer.status is not None:
+                self.answered = True
+            if answer.kind == "transient":
+                self.failing_since = self.failing_since or time.time()
+            else:
+                self.failing_since = None
+            return answer
 
         answer = counted() if self._retrying is None else self._retrying(counted)
         if answer.kind == "transient":
@@ -216,7 +226,7 @@ class _BatchSender:
                 waited = f" for {self.retry.max_elapsed:g} s"
             raise TransientDeliveryError(
                 f"destination {self.destination.name!r} is unavailable{waited} "
-                f"({answer.describe()}); nothing was dropped",
+                f"({answer.describe()}){self._hint()}; nothing was dropped",
                 retry_after=answer.retry_after,
             )
         return answer
@@ -235,13 +245,25 @@ class _BatchSender:
         self.retries += 1
         answer = retry_state.outcome.result() if retry_state.outcome is not None else None
         wait = retry_state.next_action.sleep if retry_state.next_action is not None else 0.0
+        since = ""
+        if self.failing_since is not None:
+            since = " since " + datetime.fromtimestamp(self.failing_since).strftime("%H:%M:%S")
         logger.warning(
-            "destination %r: %s; retry %d in %.1f s",
+            "destination %r (%s): %s%s; retry %d in %.1f s%s",
             self.destination.name,
+            self.destination.url,
             answer.describe() if isinstance(answer, Answer) else "no answer",
+            since,
             retry_state.attempt_number,
             wait,
+            self._hint(),
         )
+
+    def _hint(self) -> str:
+        """What to check when the destination has never answered: most often its URL."""
+        if self.answered:
+            return ""
+        return "; it has never answered: check its URL and that it is reachable from here"
 
 
 def _duplicates(items: Sequence[Item], answer: Answer) -> int:

@@ -344,3 +344,25 @@ def test_forward_exposes_prometheus_metrics_while_it_runs(
     assert 'translator_lines_total{bucket="rejected"} 1.0' in text
     assert 'translator_batch_seconds_count{destination="default"} 1.0' in text
     assert 'translator_destination_stopped{destination="default"} 0.0' in text
+
+
+def test_forward_gives_up_on_an_unreachable_lrs_after_the_deadline_and_parks_everything(
+    env: dict[str, str], lrs: RalphLRS, tmp_path: Path
+) -> None:
+    from services import free_port
+
+    log = tmp_path / "tracking.log"
+    facts = write_log(log, 4)
+    nowhere = f"http://127.0.0.1:{free_port()}/xAPI"  # nothing listens there
+    result = _run(env, "forward", str(log), "--give-up-after", "1", TRANSLATOR_LRS_URL=nowhere)
+    assert result.exit_code == 2, result.output
+    assert "it has never answered: check its URL" in result.stderr
+    assert f"destination 'default' ({nowhere}): no answer" in result.stderr
+    assert _last_line(result) == facts.total_line(delivered=0, dead_lettered=facts.statements)
+    letters = FileDeadLetterStore(tmp_path / "dead-letters.jsonl").list()
+    assert len(letters) == facts.statements
+    assert all("is unavailable for 1 s" in letter.reason for letter in letters)
+    # Once the LRS is the right one, replay sends everything: nothing was lost.
+    replayed = _run(env, "dead-letters", "replay")
+    assert replayed.exit_code == 0, replayed.output
+    assert len(_ids(lrs)) == facts.statements
