@@ -624,3 +624,32 @@ def test_consume_through_the_workers_acknowledges_once_enqueued_and_stores_once(
     assert len(ids) == len(set(ids)) == 12
     assert "enqueued 12 entries" in stderr and "rejected 1 undecodable" in stderr
     assert redis_client.xpending(stream, group)["pending"] == 0  # every entry acknowledged
+
+
+def test_queued_wait_says_when_no_worker_takes_the_run_and_runs_shows_it_later(
+    redis_url: str,
+    lrs: RalphLRS,
+    tmp_path: Path,
+    workers: Callable[..., WorkerProcess],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import translator.cli.queued as queued
+
+    log = tmp_path / "tracking.log"
+    facts = write_log(log, 6)
+    env = _env(redis_url, lrs)
+    monkeypatch.setattr(queued, "_IDLE_QUEUE_SECONDS", 1.0)  # 10 s in real use
+    run_id, result = _enqueue(env, str(log), "--wait", "--timeout", "3")
+    assert result.exit_code == 1, result.output
+    assert "no worker is taking the run's messages" in result.stderr
+    assert f"run {run_id} is not finished yet; so far:" in result.stderr
+    assert "do not reconcile" not in result.stderr
+    later = CliRunner().invoke(main, ["runs", run_id], env=env)
+    assert later.exit_code == 1 and "(so far)" in later.output
+    workers(env)
+    _wait_finished(redis.Redis.from_url(redis_url), run_id)
+    done = CliRunner().invoke(main, ["runs", run_id], env=env)
+    assert done.exit_code == 0, done.output
+    assert facts.total_line(delivered=facts.statements) in done.output
+    listed = CliRunner().invoke(main, ["runs"], env=env)
+    assert run_id in listed.output and "finished" in listed.output

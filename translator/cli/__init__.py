@@ -14,7 +14,7 @@ from translator.cli.dry_run import dry_run
 from translator.cli.explain import explain
 from translator.cli.follow import follow
 from translator.cli.forward import forward
-from translator.cli.status import status
+from translator.cli.status import runs, status
 from translator.cli.worker import worker
 
 __all__ = ["main"]
@@ -44,6 +44,7 @@ _COMMANDS = (
     follow,
     consume,
     status,
+    runs,
     dead_letters,
     worker,
 )

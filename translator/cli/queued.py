@@ -112,7 +112,9 @@ def _report(
             "`translator dead-letters replay --redis` sends them again",
             err=True,
         )
-    if not status.reconciles:
+    if not status.finished:
+        click.echo(f"run {run_id} is not finished yet; so far:", err=True)
+    elif not status.reconciles:
         click.echo(f"warning: the counts of run {run_id} do not reconcile", err=True)
     click.echo(status.total_line(), err=True)
     if not status.finished:
@@ -120,10 +122,19 @@ def _report(
     sys.exit(EXIT_REJECTED if status.rejected or status.dead_lettered else EXIT_OK)
 
 
+_IDLE_QUEUE_SECONDS = 10.0  # no progress and nothing taken from the queue for this long: say so
+
+
 def _wait_for_run(book: RunBook, timeout: float | None) -> RunStatus:
-    """Poll the run's books until it is settled, or `timeout` passes (then say so)."""
+    """Poll the run's books until it is settled, or `timeout` passes (then say so). When nothing
+    moves and no worker takes the run's messages, say that no worker seems to be running."""
+    from worker.app import QUEUE
+
     deadline = None if timeout is None else time.monotonic() + timeout
     shown = ""
+    last: tuple[int, ...] = ()
+    still_since = time.monotonic()
+    warned = False
     while True:
         status = book.status()
         if status.error and status.error != shown:
@@ -131,10 +142,24 @@ def _wait_for_run(book: RunBook, timeout: float | None) -> RunStatus:
         shown = status.error
         if status.finished:
             return status
+        progress = (status.chunks_done, status.batches_done, status.read)
+        if progress != last:
+            last, still_since = progress, time.monotonic()
+        elif not warned and time.monotonic() - still_since >= _IDLE_QUEUE_SECONDS:
+            waiting = int(book.client.llen(QUEUE))
+            taken = int(book.client.hlen("unacked"))
+            if waiting and not taken:
+                click.echo(
+                    f"no worker is taking the run's messages ({waiting} waiting in queue "
+                    f"{QUEUE!r}, none taken for {_IDLE_QUEUE_SECONDS:g} s): start one with "
+                    "`translator worker` (with the same TRANSLATOR_REDIS_URL); the run waits",
+                    err=True,
+                )
+                warned = True
         if deadline is not None and time.monotonic() >= deadline:
             click.echo(
                 f"not finished after {timeout:g} s ({status.progress_line()}); the workers go on "
-                "with it",
+                f"with it: `translator status --run {book.run_id}` shows it later",
                 err=True,
             )
             return status

@@ -7,13 +7,13 @@ import sys
 
 import click
 
-from translator.cli.common import EXIT_OK, EXIT_USAGE, fail, redact, settings_of
+from translator.cli.common import EXIT_OK, EXIT_REJECTED, EXIT_USAGE, fail, redact, settings_of
 from translator.config import Settings
 from translator.errors import ConfigError, DeliveryError
 from translator.intake.checkpoints import Checkpoints
 from translator.sinks.dead_letters import DEFAULT_REDIS_KEY, FileDeadLetterStore
 
-__all__ = ["status"]
+__all__ = ["runs", "status"]
 
 
 @click.command()
@@ -100,5 +100,52 @@ def _queue(settings: Settings, run_id: str | None) -> int:
     except redis.RedisError as exc:
         click.echo(f"error: cannot reach Redis at {where}: {exc}", err=True)
         return EXIT_USAGE
+    finally:
+        client.close()
+
+
+@click.command()
+@click.argument("run_id", required=False)
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.pass_context
+def runs(ctx: click.Context, run_id: str | None, limit: int) -> None:
+    """The queued runs Redis still knows (a run's books last a week), newest first; with RUN_ID,
+    that run's progress and reconciliation. Works while the run goes on and after the CLI that
+    enqueued it has gone.
+
+    Exit status: 0; 1 for a run that is not finished; 2 when Redis cannot be reached or knows no
+    such run.
+    """
+    import redis
+
+    from worker.runs import RunBook
+
+    settings = settings_of(ctx)
+    where = redact(settings.redis_url)
+    client = redis.Redis.from_url(settings.redis_url)
+    try:
+        if run_id is not None:
+            run = RunBook(client, run_id).status()
+            if not run.exists:
+                fail(f"Redis at {where} knows no run {run_id!r} (a run's books last a week)")
+            click.echo(f"{run.progress_line()} (started {run.started})")
+            if run.error:
+                click.echo(f"  workers report: {run.error}")
+            if run.finished and not run.reconciles:
+                click.echo("  warning: its counts do not reconcile")
+            click.echo(f"  {run.total_line()}" + ("" if run.finished else " (so far)"))
+            sys.exit(EXIT_OK if run.finished else EXIT_REJECTED)
+        found = []
+        for key in client.scan_iter(match="translator:run:*", count=500):
+            name = key.decode()
+            if name.count(":") == 2:
+                found.append(RunBook(client, name.rsplit(":", 1)[1]).status())
+        found.sort(key=lambda r: r.started, reverse=True)
+        for run in found[:limit]:
+            state = "finished" if run.finished else "in progress"
+            click.echo(f"{run.started}  {state:<11}  {run.progress_line()}")
+        click.echo(f"{len(found)} runs in Redis at {where}", err=True)
+    except redis.RedisError as exc:
+        fail(f"cannot reach Redis at {where}: {exc}")
     finally:
         client.close()
