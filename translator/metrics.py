@@ -19,7 +19,7 @@ reads them, so the hot path pays nothing for metrics. `serve` exposes them on an
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import redis
 from prometheus_client import start_http_server
@@ -112,19 +112,23 @@ class RunMetrics(Collector):
 
 
 class QueueMetrics(Collector):
-    """The workers' queue and dead letters, as Redis holds them (for `translator worker`)."""
+    """What every worker has delivered, the queue and the dead letters, as Redis holds them (for
+    `translator worker`): the same figures whichever worker is scraped."""
 
-    def __init__(self, redis_url: str, queue: str) -> None:
+    def __init__(self, redis_url: str, queue: str, totals_key: str) -> None:
         self._client = redis.Redis.from_url(redis_url, socket_timeout=5)
         self._queue = queue
+        self._totals_key = totals_key
 
     def collect(self) -> Iterator[Metric]:
         try:
             waiting = int(self._client.llen(self._queue))
             taken = int(self._client.hlen("unacked"))
             letters = int(self._client.hlen(DEFAULT_REDIS_KEY))
+            totals = self._client.hgetall(self._totals_key)
         except redis.RedisError:
             return  # Redis unreachable: the scrape shows the series missing, not a wrong zero
+        yield from _worker_totals(totals)
         messages = GaugeMetricFamily(
             "translator_queue_messages", "Messages of the workers' queue.", labels=["state"]
         )
@@ -132,6 +136,43 @@ class QueueMetrics(Collector):
         messages.add_metric(["taken"], taken)
         yield messages
         yield GaugeMetricFamily("translator_dead_letters", "Dead letters in Redis.", value=letters)
+
+
+def _worker_totals(totals: Mapping[bytes | str, bytes | str]) -> Iterator[Metric]:
+    """The workers' per-destination totals (worker.jobs.TOTALS_KEY) as metrics."""
+    counters = {
+        "delivered": CounterMetricFamily(
+            "translator_delivered_statements",
+            "Statements the destination holds, duplicates included.",
+            labels=_BY_DESTINATION,
+        ),
+        "dead_lettered": CounterMetricFamily(
+            "translator_dead_lettered_statements",
+            "Statements put in the dead-letter store.",
+            labels=_BY_DESTINATION,
+        ),
+        "requests": CounterMetricFamily(
+            "translator_requests", "HTTP requests, retries included.", labels=_BY_DESTINATION
+        ),
+    }
+    batches = SummaryMetricFamily(
+        "translator_batch_seconds", "Time to settle one batch.", labels=_BY_DESTINATION
+    )
+    seen: dict[str, dict[str, float]] = {}
+    for field, raw in totals.items():
+        name = field.decode() if isinstance(field, bytes) else field
+        figure, _, destination = name.partition("|")
+        seen.setdefault(destination, {})[figure] = float(raw)
+    for destination, figures in sorted(seen.items()):
+        for figure, family in counters.items():
+            family.add_metric([destination], figures.get(figure, 0.0))
+        batches.add_metric(
+            [destination],
+            count_value=int(figures.get("batches", 0)),
+            sum_value=figures.get("batch_seconds", 0.0),
+        )
+    yield from counters.values()
+    yield batches
 
 
 def serve(port: int, address: str, *collectors: Collector) -> None:

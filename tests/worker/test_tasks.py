@@ -653,3 +653,30 @@ def test_queued_wait_says_when_no_worker_takes_the_run_and_runs_shows_it_later(
     assert facts.total_line(delivered=facts.statements) in done.output
     listed = CliRunner().invoke(main, ["runs"], env=env)
     assert run_id in listed.output and "finished" in listed.output
+
+
+def test_worker_metrics_show_what_every_worker_delivered(
+    redis_url: str,
+    redis_client: redis.Redis,  # an empty database: the totals start at nothing
+    lrs: RalphLRS,
+    tmp_path: Path,
+    workers: Callable[..., WorkerProcess],
+) -> None:
+    import httpx
+    from services import free_port
+
+    port = free_port()
+    env = _env(redis_url, lrs, TRANSLATOR_METRICS_PORT=str(port))
+    workers(env)
+    log = tmp_path / "tracking.log"
+    facts = write_log(log, 6)
+    run_id, result = _enqueue(_env(redis_url, lrs), str(log))
+    assert result.exit_code == 0, result.output
+    _wait_finished(redis.Redis.from_url(redis_url), run_id)
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    delivered = (
+        f'translator_delivered_statements_total{{destination="default"}} {facts.statements}.0'
+    )
+    assert delivered in text
+    assert 'translator_queue_messages{state="waiting"} 0.0' in text
+    assert 'translator_batch_seconds_count{destination="default"}' in text

@@ -48,12 +48,13 @@ def worker(
     if settings.metrics_port:
         from translator.metrics import QueueMetrics, serve
         from worker.app import QUEUE
+        from worker.jobs import TOTALS_KEY
 
         try:
             serve(
                 settings.metrics_port,
                 settings.metrics_address,
-                QueueMetrics(settings.redis_url, QUEUE),
+                QueueMetrics(settings.redis_url, QUEUE, TOTALS_KEY),
             )
         except OSError as exc:
             fail(f"setting metrics_port: cannot serve metrics: {exc.strerror}")
