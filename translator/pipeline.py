@@ -59,14 +59,17 @@ def combine(outcomes: Sequence[tuple[str, Outcome]]) -> Outcome:
 
 
 class Sink(Protocol):
-    """Where statements go. `seq` numbers the lines of a run from 0, in order. A sink with a
-    `kind` attribute (a target name) takes only that target's statements of a line translated
-    for several targets.
+    """Where statements go. `seq` numbers the lines of a run from 0, in order.
 
-    `put` takes one statement of line `seq`; `tick` is called as time passes (send what has
-    waited long enough); `oldest_unsettled` is the seq of the oldest line whose statements the
-    sink still holds, None when it holds none; `finish` settles everything at the end of a run.
+    `kind` is the target whose statements the sink takes from a line translated for several
+    targets (None: every statement); `put` takes one statement of line `seq`; `tick` is called
+    as time passes (send what has waited long enough); `oldest_unsettled` is the seq of the
+    oldest line whose statements the sink still holds, None when it holds none; `finish`
+    settles everything at the end of a run.
     """
+
+    @property
+    def kind(self) -> str | None: ...
 
     def put(self, statement: dict[str, Any], result: LineResult, seq: int) -> None: ...
 
@@ -169,7 +172,7 @@ def run(
     is: the caller decides what becomes of what the sinks still hold.
     """
     acknowledger = _Acknowledger(sinks, on_settled) if on_settled is not None else None
-    kinds = [getattr(sink, "kind", None) for sink in sinks]
+    kinds = [sink.kind for sink in sinks]
     seq = 0
     for result in results:
         if result is IDLE or seq % _TICK_EVERY == 0:

@@ -68,6 +68,8 @@ def test_pipeline_memory_stays_flat_however_long_the_log() -> None:
 class _HoldingSink:
     """A sink that settles what it holds only when told to (a batch waiting for its LRS)."""
 
+    kind = None
+
     def __init__(self) -> None:
         self.held: list[int] = []
         self.ticks = 0

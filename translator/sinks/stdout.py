@@ -16,6 +16,8 @@ _BUFFERED = 256  # statements per write: one system call for many lines
 class JsonLinesSink:
     """A pipeline Sink writing each statement as one JSON line; a line is settled once written."""
 
+    kind = None  # every target's statements
+
     def __init__(self, stream: BinaryIO) -> None:
         self._stream = stream
         self._buffer: list[bytes] = []
