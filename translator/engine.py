@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final
 
+import orjson
+
 from translator.errors import TranslationError
 from translator.mapping.codegen import SKIP, CheckedTemplate, RequiredMissing
 from translator.mapping.compiler import CompiledEvent
@@ -16,7 +18,19 @@ from translator.mapping.plan import Plan
 from translator.missing import MISSING
 from translator.statement_ids import StatementIds, id_suffix, uuid5_text
 
-__all__ = ["REJECTED", "SKIPPED", "TRANSLATED", "Outcome", "Status", "Translator"]
+__all__ = [
+    "MAX_STATEMENT_BYTES",
+    "REJECTED",
+    "SKIPPED",
+    "TRANSLATED",
+    "Outcome",
+    "Status",
+    "Translator",
+]
+
+MAX_STATEMENT_BYTES: Final = 256 * 1024
+"""The most one statement may weigh as JSON: an event may carry up to a line's limit (1 MB) of
+learner-posted data, which an LRS would refuse in a batch, or make the batch too heavy."""
 
 
 class Status(StrEnum):
@@ -77,6 +91,22 @@ def _check(
         template.proven_masks.add(mask)
 
 
+def _check_writable(statement: dict[str, Any]) -> None:
+    """Refuse a statement every sink could not write (the checks bound what events contribute;
+    this catches whatever slips past them, for a third of a microsecond).
+
+    Raises TranslationError with the writer's reason or the size.
+    """
+    try:
+        size = len(orjson.dumps(statement))
+    except TypeError as exc:
+        raise TranslationError(f"the statement cannot be written as JSON: {exc}") from None
+    if size > MAX_STATEMENT_BYTES:
+        raise TranslationError(
+            f"the statement is {size} bytes of JSON, over the limit of {MAX_STATEMENT_BYTES}"
+        )
+
+
 class Translator:
     """Turns normalised events into statements of the plan's target, checked by its rules."""
 
@@ -100,7 +130,11 @@ class Translator:
             reason = self._disabled.get(label) or self._disabled.get(event_type or "")
             return Outcome(SKIPPED, reason=reason or "no mapping", event_name=label)
         try:
-            return self._apply(mapping, event, label)
+            outcome = self._apply(mapping, event, label)
+            if outcome.status is TRANSLATED:
+                for statement in outcome.statements:
+                    _check_writable(statement)
+            return outcome
         except TranslationError as exc:
             return Outcome(REJECTED, reason=exc.reason, event_name=label)
         except Exception as exc:  # a mapping must never crash a run: the line is rejected

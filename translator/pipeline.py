@@ -78,6 +78,9 @@ def translate_lines(
                     strict_check(statement)
             except TranslationError as exc:
                 outcome = Outcome(REJECTED, reason=exc.reason, event_name=outcome.event_name)
+            except Exception as exc:  # the strict model failed on this statement: reject the line
+                reason = f"the strict check failed ({type(exc).__name__})"
+                outcome = Outcome(REJECTED, reason=reason, event_name=outcome.event_name)
         yield LineResult(line, outcome)
 
 

@@ -518,3 +518,24 @@ def test_queue_forward_survives_an_lrs_outage(
     _wait_finished(redis_client, run_id)
     ids = _ids(lrs)
     assert len(ids) == facts.statements == len(set(ids))
+
+
+def test_queue_forward_poison_line_never_blocks_its_batch(
+    redis_client: redis.Redis,
+    redis_url: str,
+    lrs: RalphLRS,
+    workers: Callable[..., WorkerProcess],
+    tmp_path: Path,
+) -> None:
+    # Line 3 nests 260 levels deep: before, its chunk's batch was retried for ever.
+    env = _env(redis_url, lrs)
+    workers(env)
+    log = tmp_path / "tracking.log"
+    facts = write_log(log, 12, poison_at=3)
+    _, result = _enqueue(env, "--wait", "--timeout", "90", str(log))
+    assert result.exit_code == 1, result.output  # the poison line is rejected
+    assert result.stderr.strip().splitlines()[-1] == facts.total_line(delivered=facts.statements)
+    assert "nested deeper than 32 levels" in result.stderr
+    ids = _ids(lrs)
+    assert len(ids) == facts.statements == len(set(ids))
+    assert redis_client.hlen("unacked") == 0

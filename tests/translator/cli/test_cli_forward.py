@@ -262,3 +262,16 @@ def test_forward_sends_a_partial_batch_from_a_quiet_stdin_within_batch_max_wait(
     assert stderr.decode().strip().splitlines()[-1] == (
         "read 3, translated 3, delivered 3, dead-lettered 0, skipped 0, rejected 0"
     )
+
+
+def test_forward_rejects_a_poison_line_and_delivers_every_other(
+    env: dict[str, str], lrs: RalphLRS, tmp_path: Path
+) -> None:
+    log = tmp_path / "tracking.log"
+    facts = write_log(log, 20, poison_at=5)
+    result = _run(env, "forward", str(log))
+    assert result.exit_code == 1, result.output  # the poison line is rejected, nothing stops
+    assert _last_line(result) == facts.total_line(delivered=facts.statements)
+    ids = _ids(lrs)
+    assert len(ids) == facts.statements == len(set(ids))
+    assert "nested deeper than 32 levels" in result.stderr

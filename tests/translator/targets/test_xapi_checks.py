@@ -932,7 +932,8 @@ def test_strict_check_reports_a_value_that_is_not_json() -> None:
     with pytest.raises(TranslationError) as info:
         strict_check(changed({"/result/extensions": {"https://example.com/ext/set": {1, 2}}}))
     assert info.value.reason == (
-        "invalid statement: not JSON-serialisable: Type is not JSON serializable: set"
+        "invalid statement: /result/extensions/https:~1~1example.com~1ext~1set: holds what no "
+        "JSON writer takes (a non-finite number, an integer beyond 64 bits, a set...)"
     )
 
 

@@ -23,6 +23,10 @@ from translator.messages import json_kind
 __all__ = ["XAPI_VERSION", "check_statement", "place", "score_ok", "statement_problems"]
 
 XAPI_VERSION: Final = "1.0.3"
+_MAX_VALUE_DEPTH: Final = 32
+"""How deeply an extension value may nest (an edX event rarely goes past 5): a learner's browser
+can post a value nested hundreds of levels deep, which no JSON writer or LRS should be asked to
+take (orjson refuses past 254 levels)."""
 
 # "Absent" is not "null": a property set to null is a wrong type, not a missing property.
 _MISSING: Final[Any] = object()
@@ -271,16 +275,64 @@ def _language_map(value: Any, at: str, key: str, out: list[str]) -> None:
             _wrong(text, "a string", f"{at}/{key}/{_escape(tag)}", out)
 
 
+_INT_LOW: Final = -(1 << 63)
+_INT_HIGH: Final = (1 << 64) - 1
+
+
+def _json_ok(value: Any, depth: int) -> bool:
+    """`value` is JSON every writer and LRS takes: finite numbers, 64-bit integers, string keys,
+    at most `depth` more levels of nesting."""
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return True
+    if kind is int:
+        return bool(_INT_LOW <= value <= _INT_HIGH)
+    if kind is float:
+        return bool(-_INF < value < _INF)
+    if depth <= 0:
+        return False
+    if kind is dict:
+        return all(type(k) is str and _json_ok(v, depth - 1) for k, v in value.items())
+    if kind is list:
+        return all(_json_ok(v, depth - 1) for v in value)
+    return False
+
+
+def _depth(value: Any, limit: int) -> int:
+    """How deeply `value` nests, counted up to `limit + 1`."""
+    if limit < 0 or type(value) not in (dict, list):
+        return 0
+    items = value.values() if type(value) is dict else value
+    return 1 + max((_depth(v, limit - 1) for v in items), default=0)
+
+
+def _json_value_problem(value: Any) -> str | None:
+    """Why an event value may not go into an extension as it is, or None when it may."""
+    if _json_ok(value, _MAX_VALUE_DEPTH):
+        return None
+    if _depth(value, _MAX_VALUE_DEPTH) > _MAX_VALUE_DEPTH:
+        return f"nested deeper than {_MAX_VALUE_DEPTH} levels"
+    return (
+        "holds what no JSON writer takes (a non-finite number, an integer beyond 64 bits, a set...)"
+    )
+
+
+def _json_rule(value: Any) -> bool:
+    return type(value) is str or _json_ok(value, _MAX_VALUE_DEPTH)  # most values are text
+
+
 def _extensions(value: Any, at: str, key: str, out: list[str]) -> None:
-    """Extension keys are IRIs; their values may be any JSON."""
+    """Extension keys are IRIs; their values may be any JSON a writer and an LRS can take."""
     if not isinstance(value, dict):
         _wrong(value, "an extensions object", f"{at}/{key}", out)
         return
-    for name in value:
+    for name, item in value.items():
         if name not in _valid_iris and (
             not isinstance(name, str) or not _learn(name, _IRI, _valid_iris)
         ):
             out.append(f"{at}/{key}/{_escape(name)}: key {_show(name)} is not an absolute IRI")
+        if type(item) is not str and not _json_ok(item, _MAX_VALUE_DEPTH):
+            out.append(f"{at}/{key}/{_escape(name)}: {_json_value_problem(item)}")
 
 
 # --- agents and groups ----------------------------------------------------------------------------
@@ -847,7 +899,7 @@ def _string_rule(value: Any) -> bool:
     return isinstance(value, str)
 
 
-_ANY: Final = Place(None)
+_EXTENSION_VALUE: Final = Place(_json_rule)  # any JSON, bounded
 _IRI_PLACE: Final = Place(_iri_rule)
 _IRL_PLACE: Final = Place(_rule(_irl))
 _UUID_PLACE: Final = Place(_rule(_uuid))
@@ -873,7 +925,7 @@ def _definition_place(rest: tuple[str, ...]) -> Place | None:
     if len(rest) == 2 and rest[0] in ("name", "description"):
         return _STRING_PLACE
     if len(rest) == 2 and rest[0] == "extensions":
-        return _ANY
+        return _EXTENSION_VALUE
     return None
 
 
@@ -920,7 +972,7 @@ def place(path: tuple[str, ...], constant_at: ConstantAt) -> Place | None:
         if size == 3 and key == "score" and path[2] in _SCORE_KEYS:
             return _SCORE_PLACE
         if size == 3 and key == "extensions":
-            return _ANY
+            return _EXTENSION_VALUE
         return None
     if head == "context":
         key = path[1]
@@ -932,7 +984,7 @@ def place(path: tuple[str, ...], constant_at: ConstantAt) -> Place | None:
                 "language": _LANGUAGE_PLACE,
             }.get(key)
         if size == 3 and key == "extensions":
-            return _ANY
+            return _EXTENSION_VALUE
         if path[1:] == ("statement", "id"):
             return _UUID_PLACE
         if size >= 5 and key == "contextActivities" and path[2] in _ACTIVITY_LISTS:
