@@ -28,7 +28,7 @@ from translator.config import Settings
 from translator.errors import DestinationRefused
 from translator.intake.lines import SourceLine, read_lines
 from translator.sinks.dead_letters import RedisDeadLetterStore
-from worker.app import celery_config
+from worker.app import celery_config, worker_settings
 from worker.jobs import (
     WorkerContext,
     decode_lines,
@@ -38,6 +38,7 @@ from worker.jobs import (
     process_chunk,
 )
 from worker.runs import RunBook
+from worker.tasks import backoff
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "worker-test-secret"
@@ -539,3 +540,17 @@ def test_queue_forward_poison_line_never_blocks_its_batch(
     ids = _ids(lrs)
     assert len(ids) == facts.statements == len(set(ids))
     assert redis_client.hlen("unacked") == 0
+
+
+@pytest.mark.parametrize("retry_after", [86400.0, 1e12])
+def test_backoff_honours_retry_after_up_to_retry_max(
+    monkeypatch: pytest.MonkeyPatch, retry_after: float
+) -> None:
+    monkeypatch.setenv("TRANSLATOR_RETRY_INITIAL", "0.5")
+    monkeypatch.setenv("TRANSLATOR_RETRY_MAX", "20")
+    worker_settings.cache_clear()
+    try:
+        delays = [backoff(retries, retry_after=retry_after) for retries in (0, 5, 40)]
+    finally:
+        worker_settings.cache_clear()
+    assert all(20.0 <= delay <= 20.5 for delay in delays)
