@@ -991,3 +991,40 @@ def test_assert_valid_statement_reports_the_round_trip() -> None:
         "statement fails the strict tincan check: tincan round trip changed the statement:"
         ' /result/duration: tincan changed "P1M" to "P30DT00H00M00S"'
     )
+
+
+@pytest.mark.parametrize(
+    "iri",
+    [
+        "https://lms.example.org/xblock/a\x00b",  # NUL
+        "https://lms.example.org/certificates/[1,2]",  # a list rendered into an IRI
+        "https://lms.example.org/xblock/100%",  # a bare %
+        "https://lms.example.org/xblock/%zz",
+        "https://lms.example.org/xblock/\u202egnp.exe",  # a bidi override
+        "https://lms.example.org/xblock/\x1b[31mred",  # a terminal escape
+        "https://lms.example.org/xblock/\x85",  # a C1 control
+        "https://[lms.example.org]/x",  # brackets around what is not an IP literal
+    ],
+)
+def test_check_statement_refuses_what_rfc_3987_does_not_allow_in_an_iri(iri: str) -> None:
+    # tincan and lax LRSs store these; ralph's strict model refuses them.
+    with pytest.raises(TranslationError, match=r"/object/id: .* is not an absolute IRI"):
+        check_statement(changed({"/object/id": iri}))
+
+
+@pytest.mark.parametrize(
+    "iri",
+    [
+        "https://lms.example.org/xblock/100%25",
+        "http://[::1]:8000/xblock/x",
+        "https://lms.example.org/cours/été-日本",
+        "urn:uuid:6f0d1d4e-5c1b-4b8e-9a51-6a0c8e2f3b7d",
+    ],
+)
+def test_check_statement_takes_iris_rfc_3987_allows(iri: str) -> None:
+    check_statement(changed({"/object/id": iri}))
+
+
+def test_check_statement_refuses_an_empty_language_map_value() -> None:
+    with pytest.raises(TranslationError, match=r"/verb/display/en-US: must not be empty"):
+        check_statement(changed({"/verb/display": {"en-US": ""}}))

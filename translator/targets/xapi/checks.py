@@ -33,17 +33,35 @@ _MISSING: Final[Any] = object()
 _INF: Final = float("inf")
 
 # --- value syntax ---------------------------------------------------------------------------------
-# Characters RFC 3987 never allows in an IRI, whatever the component.
-_NOT_IRI = r"\s<>\"{}|\\^`"
+# Characters RFC 3987 never allows in an IRI, whatever the component: blanks, the excluded ASCII,
+# controls (C0, DEL, C1: a NUL among them), the bidi formatting characters (§4.1), and brackets
+# (allowed only around an IP literal host, which the authority pattern below takes apart).
+_NOT_IRI = (
+    r"\s<>\"{}|\\^`\[\]\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069"
+    r"\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff"
+)
+_HOST = rf"(?:\[[0-9A-Fa-f:.]+\](?::[0-9]*)?(?=[/?#]|$)|[^{_NOT_IRI}/?#])"
 # An absolute IRI. Hierarchical IRIs must carry an authority (`scheme://host...`); the only other
 # form accepted is a URN. This refuses a bare edX key such as `course-v1:edX+DemoX+Demo` (its
 # "scheme" would be `course-v1`), the usual sign of a mapping that forgot the LMS root.
-_IRI: Final = re.compile(
-    rf"(?:[A-Za-z][A-Za-z0-9+.\-]*://[^{_NOT_IRI}/?#]|[Uu][Rr][Nn]:[A-Za-z0-9][A-Za-z0-9\-]{{0,31}}:"
+_IRI_SHAPE: Final = re.compile(
+    rf"(?:[A-Za-z][A-Za-z0-9+.\-]*://{_HOST}|[Uu][Rr][Nn]:[A-Za-z0-9][A-Za-z0-9\-]{{0,31}}:"
     rf"[^{_NOT_IRI}])[^{_NOT_IRI}]*"
 ).fullmatch
 # An IRL (moreInfo, homePage, fileUrl, openid): an IRI that can be fetched, so `scheme://host...`.
-_IRL: Final = re.compile(rf"[A-Za-z][A-Za-z0-9+.\-]*://[^{_NOT_IRI}/?#][^{_NOT_IRI}]*").fullmatch
+_IRL_SHAPE: Final = re.compile(rf"[A-Za-z][A-Za-z0-9+.\-]*://{_HOST}[^{_NOT_IRI}]*").fullmatch
+# A "%" must start a percent-encoded octet (RFC 3987 pct-encoded).
+_BARE_PERCENT: Final = re.compile(r"%(?![0-9A-Fa-f]{2})").search
+
+
+def _iri_syntax(value: str) -> bool:
+    return _IRI_SHAPE(value) is not None and ("%" not in value or _BARE_PERCENT(value) is None)
+
+
+def _irl_syntax(value: str) -> bool:
+    return _IRL_SHAPE(value) is not None and ("%" not in value or _BARE_PERCENT(value) is None)
+
+
 # RFC 4122 in its canonical (lowercase) form, as tincan and conforming LRSs require.
 _UUID: Final = re.compile(
     r"[0-9a-f]{8}-[0-9a-f]{4}-[1-5][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
@@ -144,7 +162,8 @@ _valid_tags: set[str] = set()
 
 def _learn(value: str, syntax: Callable[[str], object], memo: set[str]) -> bool:
     """True when value matches syntax, remembering it in memo for the next statement."""
-    if syntax(value) is None:
+    found = syntax(value)
+    if found is None or found is False:
         return False
     if len(memo) >= _MEMO_LIMIT:
         memo.clear()
@@ -188,8 +207,11 @@ def _wrong(value: Any, expected: str, at: str, out: list[str]) -> None:
 
 
 def _string(value: Any, at: str, key: str, out: list[str]) -> None:
+    """A string, not empty: outside extensions an LRS such as ralph refuses an empty value."""
     if not isinstance(value, str):
         _wrong(value, "a string", f"{at}/{key}", out)
+    elif not value:
+        out.append(f"{at}/{key}: must not be empty")
 
 
 def _boolean(value: Any, at: str, key: str, out: list[str]) -> None:
@@ -211,14 +233,14 @@ def _number(value: Any, at: str, key: str, out: list[str]) -> bool:
 def _iri(value: Any, at: str, key: str, out: list[str]) -> None:
     if not isinstance(value, str):
         _wrong(value, "an IRI string", f"{at}/{key}", out)
-    elif value not in _valid_iris and not _learn(value, _IRI, _valid_iris):
+    elif value not in _valid_iris and not _learn(value, _iri_syntax, _valid_iris):
         out.append(f"{at}/{key}: {_show(value)} is not an absolute IRI")
 
 
 def _irl(value: Any, at: str, key: str, out: list[str]) -> None:
     if not isinstance(value, str):
         _wrong(value, "an IRL string", f"{at}/{key}", out)
-    elif value not in _valid_irls and not _learn(value, _IRL, _valid_irls):
+    elif value not in _valid_irls and not _learn(value, _irl_syntax, _valid_irls):
         out.append(f"{at}/{key}: {_show(value)} is not an absolute IRL (scheme://...)")
 
 
@@ -273,6 +295,8 @@ def _language_map(value: Any, at: str, key: str, out: list[str]) -> None:
             )
         if not isinstance(text, str):
             _wrong(text, "a string", f"{at}/{key}/{_escape(tag)}", out)
+        elif not text:
+            out.append(f"{at}/{key}/{_escape(tag)}: must not be empty")
 
 
 _INT_LOW: Final = -(1 << 63)
@@ -328,7 +352,7 @@ def _extensions(value: Any, at: str, key: str, out: list[str]) -> None:
         return
     for name, item in value.items():
         if name not in _valid_iris and (
-            not isinstance(name, str) or not _learn(name, _IRI, _valid_iris)
+            not isinstance(name, str) or not _learn(name, _iri_syntax, _valid_iris)
         ):
             out.append(f"{at}/{key}/{_escape(name)}: key {_show(name)} is not an absolute IRI")
         if type(item) is not str and not _json_ok(item, _MAX_VALUE_DEPTH):
@@ -892,18 +916,18 @@ def _interaction_rule(value: Any) -> bool:
 
 def _iri_rule(value: Any) -> bool:
     # the test of _iri, without building a message: this runs for most event values
-    return type(value) is str and (value in _valid_iris or _learn(value, _IRI, _valid_iris))
+    return type(value) is str and (value in _valid_iris or _learn(value, _iri_syntax, _valid_iris))
 
 
 def _string_rule(value: Any) -> bool:
-    return isinstance(value, str)
+    return isinstance(value, str) and value != ""
 
 
 _EXTENSION_VALUE: Final = Place(_json_rule)  # any JSON, bounded
 _IRI_PLACE: Final = Place(_iri_rule)
 _IRL_PLACE: Final = Place(_rule(_irl))
 _UUID_PLACE: Final = Place(_rule(_uuid))
-_STRING_PLACE: Final = Place(_string_rule)
+_STRING_PLACE: Final = Place(_string_rule)  # not empty either (see _string)
 _BOOLEAN_PLACE: Final = Place(_rule(_boolean))
 _TIMESTAMP_PLACE: Final = Place(_rule(_timestamp))
 _DURATION_PLACE: Final = Place(_rule(_duration))
