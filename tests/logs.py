@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,12 +12,19 @@ import orjson
 
 __all__ = [
     "CORE_MAPPINGS",
+    "POISON_DEPTH",
     "LogFacts",
     "enrollment",
+    "poison_line",
+    "poisoned",
     "problem_check",
     "tracker_event",
     "write_log",
 ]
+
+POISON_DEPTH = 260
+"""Nesting a learner's browser can post, which decodes (orjson reads 1,024 levels) but which no
+statement may carry (orjson writes at most 254)."""
 
 CORE_MAPPINGS = Path(__file__).parent / "translator" / "mapping" / "fixtures" / "core"
 
@@ -88,6 +96,21 @@ def tracker_event(logged: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def poisoned(index: int) -> dict[str, Any]:
+    """An enrollment whose extension value (`event.mode`) nests POISON_DEPTH levels deep."""
+    event = enrollment(index)
+    value: Any = "audit"
+    for _ in range(POISON_DEPTH):
+        value = [value]
+    event["event"]["mode"] = value
+    return event
+
+
+def poison_line(index: int) -> bytes:
+    """A poisoned enrollment as a log line (written by the standard library: orjson cannot)."""
+    return json.dumps(poisoned(index)).encode()
+
+
 @dataclass(frozen=True)
 class LogFacts:
     """What a test log holds: lines by bucket, and the statements its events give."""
@@ -106,10 +129,16 @@ class LogFacts:
 
 
 def write_log(
-    path: Path, events: int, *, junk: bool = False, orgs: tuple[str, ...] = ("Org",)
+    path: Path,
+    events: int,
+    *,
+    junk: bool = False,
+    orgs: tuple[str, ...] = ("Org",),
+    poison_at: int | None = None,
 ) -> LogFacts:
     """Write `events` translatable events (enrollments and problem checks, alternating, across
-    `orgs`); with `junk`, also two lines to reject (not JSON; not UTF-8) and two to skip."""
+    `orgs`); with `junk`, also two lines to reject (not JSON; not UTF-8) and two to skip; with
+    `poison_at`, a poisoned enrollment (to reject) as line `poison_at` (1-based)."""
     lines: list[bytes] = []
     statements = 0
     for index in range(events):
@@ -132,5 +161,8 @@ def write_log(
         lines.append(orjson.dumps(anonymous))
         lines.append(orjson.dumps({"name": "some.unmapped.event", "time": _time(0)}))
         skipped = 2
+    if poison_at is not None:
+        lines.insert(poison_at - 1, poison_line(events + 3))
+        rejected += 1
     path.write_bytes(b"\n".join(lines) + b"\n")
     return LogFacts(len(lines), events, statements, skipped, rejected)

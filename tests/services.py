@@ -386,13 +386,15 @@ class RalphLRS:
 
 @dataclass(frozen=True)
 class StubAnswer:
-    """One scripted answer of the stub: status, headers, body (None: the posted ids, as an LRS
-    would), after `delay` seconds (a long delay is a hung server)."""
+    """One scripted answer of the stub: status, headers (Content-Type application/json unless
+    given), body (None: the posted ids, as an LRS would), after `delay` seconds (a long delay is
+    a hung server), its body written a byte every `dribble` seconds."""
 
     status: int
     body: bytes | None = None
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    dribble: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -439,10 +441,18 @@ class StubLRS:
                 self.send_response(answer.status)
                 for name, value in answer.headers.items():
                     self.send_header(name, value)
-                self.send_header("Content-Type", "application/json")
+                if "Content-Type" not in answer.headers:
+                    self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
-                self.wfile.write(payload)
+                if not answer.dribble:
+                    self.wfile.write(payload)
+                    return
+                for index in range(len(payload)):
+                    self.wfile.write(payload[index : index + 1])
+                    self.wfile.flush()
+                    if stub._closing.wait(answer.dribble):
+                        return
 
             do_GET = _answer
             do_POST = _answer

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final
 
+import orjson
+
 from translator.errors import TranslationError
 from translator.mapping.codegen import SKIP, CheckedTemplate, RequiredMissing, failure_origin
 from translator.mapping.compiler import CompiledEvent
@@ -16,7 +18,20 @@ from translator.mapping.plan import Plan
 from translator.missing import MISSING
 from translator.statement_ids import StatementIds, id_suffix, uuid5_text
 
-__all__ = ["PAGE_REQUEST", "REJECTED", "SKIPPED", "TRANSLATED", "Outcome", "Status", "Translator"]
+__all__ = [
+    "MAX_STATEMENT_BYTES",
+    "PAGE_REQUEST",
+    "REJECTED",
+    "SKIPPED",
+    "TRANSLATED",
+    "Outcome",
+    "Status",
+    "Translator",
+]
+
+MAX_STATEMENT_BYTES: Final = 256 * 1024
+"""The most one statement may weigh as JSON: an event may carry up to a line's limit (1 MB) of
+learner-posted data, which an LRS would refuse in a batch, or make the batch too heavy."""
 
 
 class Status(StrEnum):
@@ -44,6 +59,7 @@ class Outcome:
     reason: str = ""
     event_name: str = ""
     context: Any = None  # the event's context, read only by the destination filters (routing)
+    encoded: tuple[bytes, ...] = ()  # each statement as JSON, when the engine wrote it already
 
     @property
     def org(self) -> str | None:
@@ -78,6 +94,24 @@ def _check(
     target.check(statement)
     if template.provable and not suspect:
         template.proven_masks.add(mask)
+
+
+def _encoded(statement: dict[str, Any]) -> bytes:
+    """The statement as JSON, as every sink writes it: refused when it cannot be written or is
+    too large (the checks bound what events contribute; this catches whatever slips past them,
+    and the bytes are kept so that no sink writes the statement again).
+
+    Raises TranslationError with the writer's reason or the size.
+    """
+    try:
+        data = orjson.dumps(statement)
+    except TypeError as exc:
+        raise TranslationError(f"the statement cannot be written as JSON: {exc}") from None
+    if len(data) > MAX_STATEMENT_BYTES:
+        raise TranslationError(
+            f"the statement is {len(data)} bytes of JSON, over the limit of {MAX_STATEMENT_BYTES}"
+        )
+    return data
 
 
 class Translator:
@@ -170,4 +204,5 @@ class Translator:
                         child["id"] = target.statement_id(uuid5_text(child_base))
                     _check(target, child_template, child, mask, suspect)
                     statements.append(child)
-        return Outcome(TRANSLATED, statements, "", label, event.get("context"))
+        encoded = (_encoded(statement),) if children is None else tuple(map(_encoded, statements))
+        return Outcome(TRANSLATED, statements, "", label, event.get("context"), encoded)

@@ -53,8 +53,11 @@ def combine(outcomes: Sequence[tuple[str, Outcome]]) -> Outcome:
     translated = [outcome for _name, outcome in outcomes if outcome.status == TRANSLATED]
     if translated:
         statements = [s for outcome in translated for s in outcome.statements]
+        encoded = tuple(e for outcome in translated for e in outcome.encoded)
+        if len(encoded) != len(statements):
+            encoded = ()
         first = translated[0]
-        return Outcome(TRANSLATED, statements, "", first.event_name, first.context)
+        return Outcome(TRANSLATED, statements, "", first.event_name, first.context, encoded)
     return outcomes[0][1]
 
 
@@ -111,6 +114,9 @@ def _translated(
                 strict_check(statement)
         except TranslationError as exc:
             outcome = Outcome(REJECTED, reason=exc.reason, event_name=outcome.event_name)
+        except Exception as exc:  # the strict model failed on this statement: reject the line
+            reason = f"the strict check failed ({type(exc).__name__})"
+            outcome = Outcome(REJECTED, reason=reason, event_name=outcome.event_name)
     return outcome
 
 

@@ -2,16 +2,18 @@
 
     id = uuid5(namespace, canonical event + US event name + US variant [+ US fan-out key])
 
-The canonical event is the normalised event as JSON with sorted keys; US is the unit separator
-(0x1F), which JSON text never holds unescaped. The same line, mapped the same way, always gets
-the same id, so sending a log twice stores nothing twice (design §6). A target writes the UUID in
-its own form (translator.mapping.contract.TargetRules.statement_id). Changing this recipe would
-duplicate every statement already sent: a golden test pins it.
+The canonical event is the normalised event as JSON with sorted keys (written by the standard
+library when orjson cannot: an integer beyond 64 bits, kept exact, or deep nesting); US is the
+unit separator (0x1F), which JSON text never holds unescaped. The same line, mapped the same
+way, always gets the same id, so sending a log twice stores nothing twice (design §6). A target
+writes the UUID in its own form (translator.mapping.contract.TargetRules.statement_id). Changing
+this recipe would duplicate every statement already sent: a golden test pins it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from typing import Any
 
@@ -53,4 +55,8 @@ class StatementIds:
 
     def base(self, event: dict[str, Any]) -> bytes:
         """The namespace and the canonical event: what every statement of `event` starts from."""
-        return self._namespace + orjson.dumps(event, option=orjson.OPT_SORT_KEYS)
+        try:
+            return self._namespace + orjson.dumps(event, option=orjson.OPT_SORT_KEYS)
+        except TypeError:  # an integer beyond 64 bits (kept exact, see intake.events), or depth
+            text = json.dumps(event, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+            return self._namespace + text.encode("utf-8", "surrogatepass")

@@ -88,8 +88,9 @@ def backoff(retries: int, *, retry_after: float | None = None) -> float:
     settings = worker_settings()
     ceiling = min(settings.retry_max, settings.retry_initial * 2.0 ** min(retries, 32))
     delay = ceiling / 2 + random.uniform(0, ceiling / 2)
-    if retry_after is not None:
-        delay = max(delay, retry_after + random.uniform(0, settings.retry_initial))
+    if retry_after is not None:  # honoured up to retry_max: an LRS may ask for a day
+        wait = min(retry_after, settings.retry_max)
+        delay = max(delay, wait + random.uniform(0, settings.retry_initial))
     return min(delay, settings.visibility_timeout / 2)
 
 

@@ -312,3 +312,44 @@ def test_translate_rejects_a_failing_builder_naming_the_field(
     text = "".join(traceback.format_exception(caught.value))
     assert builder.code is not None and f'File "{builder.code.filename}", line ' in text
     assert "# !call timestamp\n" in text  # the generated line itself, from linecache
+
+
+def _nested(depth: int) -> Any:
+    value: Any = "audit"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    ("mode", "reason"),
+    [
+        (_nested(260), "nested deeper than 32 levels"),
+        (_nested(33), "nested deeper than 32 levels"),
+        (1 << 64, "beyond 64 bits"),
+        ({"a": [float("inf")]}, "a non-finite number"),
+    ],
+)
+def test_translate_rejects_an_extension_value_no_writer_can_take(
+    translator: Translator, mode: Any, reason: str
+) -> None:
+    # Once proven, a template checks only the event values: the bound holds then too.
+    assert translator.translate(normalise(ENROLLED)).status == TRANSLATED
+    event = copy.deepcopy(ENROLLED)
+    event["event"]["mode"] = mode
+    outcome = translator.translate(normalise(event))
+    assert outcome.status == REJECTED
+    assert "/object/definition/extensions/" in outcome.reason and reason in outcome.reason
+    event["event"]["mode"] = _nested(32)
+    assert translator.translate(normalise(event)).status == TRANSLATED
+
+
+def test_translate_rejects_a_statement_over_the_size_limit(translator: Translator) -> None:
+    event = copy.deepcopy(ENROLLED)
+    event["event"]["mode"] = "x" * 300_000
+    outcome = translator.translate(normalise(event))
+    assert outcome.status == REJECTED
+    assert (
+        outcome.reason.startswith("the statement is ")
+        and "over the limit of 262144" in outcome.reason
+    )

@@ -28,7 +28,7 @@ from translator.config import Settings
 from translator.errors import DestinationRefused
 from translator.intake.lines import SourceLine, read_lines
 from translator.sinks.dead_letters import RedisDeadLetterStore
-from worker.app import celery_config
+from worker.app import celery_config, worker_settings
 from worker.jobs import (
     WorkerContext,
     decode_lines,
@@ -38,6 +38,7 @@ from worker.jobs import (
     process_chunk,
 )
 from worker.runs import RunBook
+from worker.tasks import backoff
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "worker-test-secret"
@@ -680,3 +681,38 @@ def test_worker_metrics_show_what_every_worker_delivered(
     assert delivered in text
     assert 'translator_queue_messages{state="waiting"} 0.0' in text
     assert 'translator_batch_seconds_count{destination="default"}' in text
+
+
+def test_queue_forward_poison_line_never_blocks_its_batch(
+    redis_client: redis.Redis,
+    redis_url: str,
+    lrs: RalphLRS,
+    workers: Callable[..., WorkerProcess],
+    tmp_path: Path,
+) -> None:
+    # Line 3 nests 260 levels deep: before, its chunk's batch was retried for ever.
+    env = _env(redis_url, lrs)
+    workers(env)
+    log = tmp_path / "tracking.log"
+    facts = write_log(log, 12, poison_at=3)
+    _, result = _enqueue(env, "--wait", "--timeout", "90", str(log))
+    assert result.exit_code == 1, result.output  # the poison line is rejected
+    assert result.stderr.strip().splitlines()[-1] == facts.total_line(delivered=facts.statements)
+    assert "nested deeper than 32 levels" in result.stderr
+    ids = _ids(lrs)
+    assert len(ids) == facts.statements == len(set(ids))
+    assert redis_client.hlen("unacked") == 0
+
+
+@pytest.mark.parametrize("retry_after", [86400.0, 1e12])
+def test_backoff_honours_retry_after_up_to_retry_max(
+    monkeypatch: pytest.MonkeyPatch, retry_after: float
+) -> None:
+    monkeypatch.setenv("TRANSLATOR_RETRY_INITIAL", "0.5")
+    monkeypatch.setenv("TRANSLATOR_RETRY_MAX", "20")
+    worker_settings.cache_clear()
+    try:
+        delays = [backoff(retries, retry_after=retry_after) for retries in (0, 5, 40)]
+    finally:
+        worker_settings.cache_clear()
+    assert all(20.0 <= delay <= 20.5 for delay in delays)

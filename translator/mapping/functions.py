@@ -17,6 +17,7 @@ import orjson
 
 from translator.errors import ConfigError
 from translator.missing import MISSING
+from translator.syntax import NOT_IRI
 
 __all__ = ["FUNCTIONS", "FunctionContext", "FunctionSpec", "load_actor_map"]
 
@@ -141,15 +142,14 @@ def _url_quote(value: Any) -> Any:
     return MISSING if text is MISSING else quote(text, safe=":@+~-._")
 
 
-# What RFC 3987 never allows in an IRI (the statement check refuses the same): blanks, controls,
-# and <>"{}|\^` (a backtick).
-_NOT_IRI = re.compile(r"[\s\x00-\x1f\x7f<>\"{}|\\^`]")
+# What an IRI can never hold (translator.syntax.NOT_IRI), and a "%" that starts no %XX.
+_NOT_IRI = re.compile(rf"[{NOT_IRI}]|%(?![0-9A-Fa-f]{{2}})")
 
 
 def _iri_escape(value: Any) -> Any:
     if not isinstance(value, str):
         return MISSING
-    return _NOT_IRI.sub(lambda m: quote(m.group(0), safe=""), value)
+    return _NOT_IRI.sub(lambda m: quote(m.group(0), safe="", errors="surrogatepass"), value)
 
 
 _TIMESTAMP = re.compile(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import builtins
+import contextlib
+import fcntl
 import itertools
 import os
 import threading
@@ -109,15 +111,37 @@ class DeadLetterStore(Protocol):
 
 
 class FileDeadLetterStore:
-    """Dead letters as JSON lines in one file, for in-process forwarding (one writer).
+    """Dead letters as JSON lines in one file, for in-process forwarding.
 
-    Adding appends and flushes; removing rewrites the file atomically. A line that cannot be read
-    (a crash cut it) is skipped when reading but kept when rewriting, so nothing is lost silently.
+    Adding appends and flushes; removing rewrites the file atomically (write, then rename). Many
+    processes may share the file (a `forward` appending while `dead-letters replay` or `purge`
+    rewrites): each change holds an exclusive lock on `<file>.lock` (flock, never renamed, so
+    every process locks the same file), and reading holds it shared, so an append can never land
+    in a file that a rewrite is about to replace. A line that cannot be read (a crash cut it) is
+    skipped when reading but kept when rewriting, so nothing is lost silently.
     """
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def _locked(self, operation: int) -> Iterator[None]:
+        """Hold this process's lock and `operation` (LOCK_EX, LOCK_SH) on the lock file.
+        Raises DeliveryError when the lock file cannot be opened."""
+        with self._lock:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                handle = os.open(
+                    self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600
+                )
+            except OSError as exc:
+                raise DeliveryError(f"{self.path}: cannot lock dead letters: {exc}") from None
+            try:
+                fcntl.flock(handle, operation)
+                yield
+            finally:
+                os.close(handle)  # closing releases the lock
 
     def __repr__(self) -> str:
         return f"FileDeadLetterStore({str(self.path)!r})"
@@ -126,9 +150,8 @@ class FileDeadLetterStore:
         if not letters:
             return
         data = b"".join(letter.to_json() + b"\n" for letter in letters)
-        with self._lock:
+        with self._locked(fcntl.LOCK_EX):
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
                 with self.path.open("ab") as out:
                     out.write(data)
                     out.flush()
@@ -137,6 +160,10 @@ class FileDeadLetterStore:
                 raise DeliveryError(f"{self.path}: cannot write dead letters: {exc}") from None
 
     def _lines(self) -> builtins.list[bytes]:
+        with self._locked(fcntl.LOCK_SH):
+            return self._read()
+
+    def _read(self) -> builtins.list[bytes]:
         try:
             return self.path.read_bytes().splitlines()
         except FileNotFoundError:
@@ -169,10 +196,10 @@ class FileDeadLetterStore:
 
     def _rewrite(self, drop: Any) -> int:
         """Rewrite the file without the letters `drop` selects, atomically (write, then rename)."""
-        with self._lock:
+        with self._locked(fcntl.LOCK_EX):
             kept: builtins.list[bytes] = []
             dropped = 0
-            for line in self._lines():
+            for line in self._read():
                 try:
                     letter = DeadLetter.from_json(line) if line.strip() else None
                 except ValueError:
@@ -190,9 +217,19 @@ class FileDeadLetterStore:
                     out.flush()
                     os.fsync(out.fileno())
                 temporary.replace(self.path)
+                _sync_directory(self.path.parent)
             except OSError as exc:
                 raise DeliveryError(f"{self.path}: cannot rewrite dead letters: {exc}") from None
             return dropped
+
+
+def _sync_directory(directory: Path) -> None:
+    """Make a rename durable (the directory entry), as a crash right after it would lose it."""
+    handle = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
 
 
 class RedisDeadLetterStore:

@@ -4,7 +4,7 @@ How each answer is handled (whether the batch is posted in-process or by a worke
 
     2xx                 delivered (a 204, or ids missing from a 200's list, count as duplicates)
     429, 5xx, timeout,  transient: retried with exponential backoff and jitter, waiting at least
-    connection error    `Retry-After`; nothing is dropped
+    connection error    `Retry-After` (at most the policy's maximum); nothing is dropped
     400, 413, 422       the batch is split in halves until the refused statements are alone; each
                         goes to the dead-letter store with the LRS's answer, the rest is delivered
     409                 split likewise; a lone conflicting statement is fetched back from the
@@ -62,9 +62,9 @@ class RetryPolicy:
 
     Waits grow exponentially from `initial` to `maximum` seconds, plus up to `jitter` seconds at
     random so that many senders do not come back together; a `Retry-After` answer is waited out
-    instead (plus the jitter). `max_elapsed` is None to retry without end (the default: an outage
-    only delays delivery), or the number of seconds after which TransientDeliveryError is raised
-    with the batch kept pending.
+    instead (plus the jitter), up to `maximum` too. `max_elapsed` is None to retry without end
+    (the default: an outage only delays delivery), or the number of seconds after which
+    TransientDeliveryError is raised with the batch kept pending.
     """
 
     initial: float = 0.5
@@ -106,7 +106,8 @@ class _WaitForLRS(wait_base):
         if outcome is not None and not outcome.failed:
             answer = outcome.result()
             if isinstance(answer, Answer) and answer.retry_after is not None:
-                wait = max(answer.retry_after, self._policy.initial)
+                # never past the configured maximum: an endpoint may ask for a day, or for ever
+                wait = min(max(answer.retry_after, self._policy.initial), self._policy.maximum)
                 return wait + random.uniform(0, self._policy.jitter)
         return float(self._backoff(retry_state))
 

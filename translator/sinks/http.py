@@ -7,23 +7,39 @@ An answer's `kind` is all delivery needs to decide (design §8), whatever the st
     invalid     400, 413, 422: some statement of the batch (or the batch's size) is refused
     conflict    409: a statement id is already stored with different content
     refused     401, 403: our credentials are refused; stop sending to this destination
-    unexpected  anything else (404, 405, a redirect...): the destination is misconfigured
+    unexpected  anything else (404, 405, a redirect...), or a 2xx whose body is not what the
+                standard says an endpoint answers (a captive portal's page): misconfigured
+
+Every request has a total deadline (`timeout`), not only one per read: a server that dribbles
+its answer a byte at a time gets a timeout, like one that says nothing.
 """
 
 from __future__ import annotations
 
+import contextvars
 import email.utils
+import math
+import ssl
 import time
-from collections.abc import Generator, Mapping
+from collections.abc import Generator, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import httpcore
 import httpx
 import orjson
 
 from translator.sinks.destinations import Destination
 
-__all__ = ["Answer", "AnswerKind", "answer_of", "classify", "network_answer", "pooled_client"]
+__all__ = [
+    "Answer",
+    "AnswerKind",
+    "answer_of",
+    "classify",
+    "network_answer",
+    "pooled_client",
+    "send",
+]
 
 AnswerKind = Literal["delivered", "transient", "invalid", "conflict", "refused", "unexpected"]
 
@@ -87,6 +103,21 @@ def answer_of(response: httpx.Response) -> Answer:
     )
 
 
+def send(
+    client: httpx.Client, method: str, url: str, *, deadline: float, **kwargs: Any
+) -> tuple[Answer, httpx.Response | None]:
+    """One request, settled within `deadline` seconds in all (connect, send, every read): the
+    Answer, and the response when one came. Never raises for HTTP or network trouble."""
+    token = _DEADLINE.set(time.monotonic() + deadline)
+    try:
+        response = client.request(method, url, **kwargs)
+    except httpx.HTTPError as exc:
+        return network_answer(exc), None
+    finally:
+        _DEADLINE.reset(token)
+    return answer_of(response), response
+
+
 def network_answer(exc: httpx.HTTPError) -> Answer:
     """A request that got no answer (timeout, connection refused, ...): try again later."""
     return Answer("transient", None, _excerpt(f"{type(exc).__name__}: {exc}"))
@@ -114,6 +145,96 @@ def _auth(destination: Destination) -> httpx.Auth | None:
     return None
 
 
+# --- the total deadline -------------------------------------------------------------------------
+# httpx times each read, connect and write; a whole request has no limit. The deadline of the
+# request under way (set by `send`) bounds every socket operation of the pool's connections.
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "translator_http_deadline", default=None
+)
+
+
+def _within_deadline(timeout: float | None) -> float | None:
+    """The operation's timeout, cut to what is left of the request's deadline."""
+    deadline = _DEADLINE.get()
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise httpcore.ReadTimeout("the request's total deadline has passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every read and write ends by the request's deadline."""
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _within_deadline(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _within_deadline(timeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        inner = self._inner.start_tls(ssl_context, server_hostname, _within_deadline(timeout))
+        return _DeadlineStream(inner)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    """The default backend, its connections bounded by the request's deadline."""
+
+    def __init__(self) -> None:
+        self._inner = httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        stream = self._inner.connect_tcp(
+            host, port, _within_deadline(timeout), local_address, socket_options
+        )
+        return _DeadlineStream(stream)
+
+    def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        stream = self._inner.connect_unix_socket(path, _within_deadline(timeout), socket_options)
+        return _DeadlineStream(stream)
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+def _deadline_transport(max_connections: int) -> httpx.HTTPTransport:
+    """httpx's own transport on the deadline backend (httpx takes no backend as an argument;
+    a test fails if its pool stops having one)."""
+    limits = httpx.Limits(
+        max_connections=max_connections, max_keepalive_connections=max_connections
+    )
+    transport = httpx.HTTPTransport(limits=limits)
+    transport._pool._network_backend = _DeadlineBackend()
+    return transport
+
+
 def pooled_client(
     destination: Destination,
     *,
@@ -123,8 +244,10 @@ def pooled_client(
     transport: httpx.BaseTransport | None = None,
 ) -> httpx.Client:
     """One keep-alive connection pool for one destination, its credentials, a timeout on every
-    request, and no redirects (a redirect means a misconfigured URL). `transport` is the seam
-    for tests and proxies."""
+    operation and a total deadline on every request sent through `send`, and no redirects (a
+    redirect means a misconfigured URL). `transport` is the seam for tests and proxies."""
+    if transport is None:
+        transport = _deadline_transport(max_connections)
     return httpx.Client(
         auth=_auth(destination),
         headers=dict(headers),
@@ -144,16 +267,17 @@ def _excerpt(text: str) -> str:
 
 
 def _retry_after(value: str | None) -> float | None:
-    """`Retry-After` in seconds: either delay-seconds or an HTTP date (RFC 9110 §10.2.3)."""
+    """`Retry-After` in seconds: delay-seconds (digits only) or an HTTP date (RFC 9110 §10.2.3);
+    None for anything else ("inf", "NaN", "-5", "soon"). What delivery waits is capped by its
+    own maximum (translator.sinks.delivery, worker.tasks.backoff), so a huge value is kept."""
     if value is None:
         return None
     value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
+    if value.isascii() and value.isdigit():
+        return float(min(int(value[:20]), 10**12))  # a day is 86,400; this is only a bound
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        left = when.timestamp() - time.time()
+    except (TypeError, ValueError, OverflowError, IndexError):
         return None
-    return max(0.0, when.timestamp() - time.time())
+    return max(0.0, left) if math.isfinite(left) else None

@@ -1,7 +1,13 @@
 """The client of an xAPI LRS: batches POSTed to `<url>/statements`, and what a 409 means.
 
-What is xAPI here and nowhere else in the sinks: the version header, the Statements resource, and
-how a statement the LRS already holds is fetched back and compared with ours.
+What is xAPI here and nowhere else in the sinks: the version header, the Statements resource, what
+a POST's answer must hold, and how a statement the LRS already holds is fetched back and compared
+with ours.
+
+xAPI 1.0.3 (Communication §2.1.2) answers a POST of statements with 200 and the JSON array of
+their ids. ralph answers 204 with no body when it held every one already: that is taken too.
+Any other 2xx (a captive portal's HTML page, a proxy's JSON, an empty 200) is not delivered:
+it is an "unexpected" answer, so nothing is counted and nothing is dropped.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import httpx
 import orjson
 
 from translator.sinks.destinations import Destination
-from translator.sinks.http import Answer, answer_of, network_answer, pooled_client
+from translator.sinks.http import Answer, pooled_client, send
 from translator.targets.xapi.checks import XAPI_VERSION
 
 __all__ = ["LRSClient", "same_statement"]
@@ -40,6 +46,7 @@ class LRSClient:
     ) -> None:
         self.destination = destination
         self.statements_url = f"{destination.url}/statements"
+        self._deadline = timeout
         self._client = pooled_client(
             destination,
             timeout=timeout,
@@ -69,7 +76,17 @@ class LRSClient:
     def post(self, statements: Sequence[Mapping[str, Any]]) -> Answer:
         """POST a list of statements to `<url>/statements` and classify the answer."""
         body = orjson.dumps(list(statements))
-        return self._send("POST", content=body, headers={"Content-Type": "application/json"})
+        answer, response = send(
+            self._client,
+            "POST",
+            self.statements_url,
+            deadline=self._deadline,
+            content=body,
+            headers={"Content-Type": "application/json"},
+        )
+        if answer.kind != "delivered" or response is None:
+            return answer
+        return _posted(answer, response, statements)
 
     def get_statement(self, statement_id: str) -> Answer:
         """GET `statements?statementId=<id>`; a delivered answer's `document` is the statement."""
@@ -92,11 +109,30 @@ class LRSClient:
         return None if stored is None else same_statement(statement, stored)
 
     def _send(self, method: str, **kwargs: Any) -> Answer:
-        try:
-            response = self._client.request(method, self.statements_url, **kwargs)
-        except httpx.HTTPError as exc:
-            return network_answer(exc)
-        return answer_of(response)
+        answer, _ = send(
+            self._client, method, self.statements_url, deadline=self._deadline, **kwargs
+        )
+        return answer
+
+
+def _posted(
+    answer: Answer, response: httpx.Response, statements: Sequence[Mapping[str, Any]]
+) -> Answer:
+    """A 2xx to a POST, kept as delivered only when it is what an LRS answers (module doc)."""
+    if answer.status == 204 and not response.content:
+        return answer
+    ids = answer.document
+    if answer.status == 200 and isinstance(ids, list) and all(isinstance(i, str) for i in ids):
+        sent = {s.get("id") for s in statements}
+        if len(ids) <= len(statements) and sent.issuperset(ids):
+            return answer
+    kind = response.headers.get("Content-Type", "no content type").split(";")[0].strip()
+    return Answer(
+        "unexpected",
+        answer.status,
+        f"a {kind} answer ({len(response.content)} bytes), not the JSON array of the posted "
+        "statements' ids an xAPI LRS answers: is this URL the LRS's xAPI endpoint?",
+    )
 
 
 def _stored_statement(document: Any, statement_id: str) -> dict[str, Any] | None:

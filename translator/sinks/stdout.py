@@ -26,7 +26,7 @@ class JsonLinesSink:
     def put(self, statement: dict[str, Any], result: LineResult, seq: int) -> None:
         if self._oldest is None:
             self._oldest = seq
-        self._buffer.append(orjson.dumps(statement))
+        self._buffer.append(_json_of(statement, result))
         if len(self._buffer) >= _BUFFERED:
             self.flush()
 
@@ -46,3 +46,12 @@ class JsonLinesSink:
             self._buffer.clear()
         self._stream.flush()
         self._oldest = None
+
+
+def _json_of(statement: dict[str, Any], result: LineResult) -> bytes:
+    """The statement's JSON: the bytes the engine already wrote, else written now."""
+    outcome = result.outcome
+    for candidate, data in zip(outcome.statements, outcome.encoded, strict=False):
+        if candidate is statement:
+            return data
+    return orjson.dumps(statement)

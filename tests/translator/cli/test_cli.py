@@ -8,6 +8,7 @@ from pathlib import Path
 import orjson
 import pytest
 from click.testing import CliRunner
+from logs import write_log
 from support.tincan_check import assert_valid_statement
 
 from translator.cli import main
@@ -165,3 +166,23 @@ def test_coverage_counts_event_types(runner: CliRunner, tmp_path: Path) -> None:
     assert any("mapped" in row and "edx.course.enrollment.activated" in row for row in lines)
     assert any("not mapped" in row and "edx.bookmark.added" in row for row in lines)
     assert lines[-1].endswith("4 unreadable lines")
+
+
+def test_dry_run_rejects_a_poison_line_and_prints_every_other(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    # A browser value nested 260 levels deep decodes but cannot be written: before, dry-run died
+    # at that line on every run.
+    log = tmp_path / "tracking.log"
+    facts = write_log(log, 6, poison_at=3)
+    rejects = tmp_path / "rejects.jsonl"
+    result = runner.invoke(main, ["dry-run", str(log), "--rejects", str(rejects)])
+    assert result.exit_code == 1, result.output
+    assert len(result.stdout.splitlines()) == facts.statements
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"read {facts.lines}, translated {facts.translated} ({facts.statements} statements), "
+        f"skipped 0, rejected 1"
+    )
+    (record,) = [orjson.loads(line) for line in rejects.read_bytes().splitlines()]
+    assert record["line"] == 3
+    assert "nested deeper than 32 levels" in record["reason"]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import orjson
 import pytest
 from click.testing import CliRunner, Result
-from logs import CORE_MAPPINGS, write_log
+from logs import CORE_MAPPINGS, enrollment, write_log
 from services import RalphLRS
 
 from translator.cli import main
@@ -366,3 +367,37 @@ def test_forward_gives_up_on_an_unreachable_lrs_after_the_deadline_and_parks_eve
     replayed = _run(env, "dead-letters", "replay")
     assert replayed.exit_code == 0, replayed.output
     assert len(_ids(lrs)) == facts.statements
+
+
+def test_forward_rejects_a_poison_line_and_delivers_every_other(
+    env: dict[str, str], lrs: RalphLRS, tmp_path: Path
+) -> None:
+    log = tmp_path / "tracking.log"
+    facts = write_log(log, 20, poison_at=5)
+    result = _run(env, "forward", str(log))
+    assert result.exit_code == 1, result.output  # the poison line is rejected, nothing stops
+    assert _last_line(result) == facts.total_line(delivered=facts.statements)
+    ids = _ids(lrs)
+    assert len(ids) == facts.statements == len(set(ids))
+    assert "nested deeper than 32 levels" in result.stderr
+
+
+def test_forward_keeps_user_ids_beyond_64_bits_apart(
+    env: dict[str, str], lrs: RalphLRS, tmp_path: Path
+) -> None:
+    # orjson reads 18446744073709551616 and ...617 as one float: one actor, one statement id.
+    big = [(1 << 64) + n for n in range(3)]
+    lines = []
+    for user in big:
+        event = enrollment(0)
+        event["context"]["user_id"] = event["event"]["user_id"] = user
+        lines.append(json.dumps(event))
+    log = tmp_path / "tracking.log"
+    log.write_text("\n".join(lines) + "\n")
+    result = _run(env, "forward", str(log))
+    assert result.exit_code == 0, result.output
+    stored = lrs.stored_statements()
+    assert len(stored) == 3
+    assert len({s["actor"]["account"]["name"] for s in stored}) == 3
+    again = _run(env, "forward", str(log))
+    assert "(3 already stored)" in again.stderr and len(lrs.stored_statements()) == 3

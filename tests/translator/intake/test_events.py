@@ -552,3 +552,20 @@ def test_parse_line_rejects_a_blank_line() -> None:
     with pytest.raises(InputError) as caught:
         parse_line(SourceLine("tracking.log", 1, b"  "))
     assert caught.value.reason == "empty line"
+
+
+def test_decode_event_keeps_integers_beyond_64_bits_exact() -> None:
+    big = (1 << 64) + 1
+    line = b'{"name": "x", "context": {"user_id": %d}, "event": "{\\"user_id\\": %d}"}' % (
+        big,
+        -big,
+    )
+    event = normalise(decode_event(line))
+    assert event["context"]["user_id"] == big and type(event["context"]["user_id"]) is int
+    assert event["event"]["user_id"] == -big
+    assert decode_event(b'{"grade": 0.1, "id": 1234567890123456789}') == {
+        "grade": 0.1,
+        "id": 1234567890123456789,
+    }
+    with pytest.raises(InputError, match="invalid JSON"):
+        decode_event(b'{"id": 12345678901234567890, "x": NaN}')

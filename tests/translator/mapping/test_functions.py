@@ -21,7 +21,10 @@ def _call(name: str, *args: object) -> object:
         ("/a b\tc", "/a%20b%09c"),
         ('<>"{}|\\^`', "%3C%3E%22%7B%7D%7C%5C%5E%60"),
         ("/caf\u00e9/\u00a0", "/caf\u00e9/%C2%A0"),
-        ("100%", "100%"),
+        ("100%", "100%25"),  # a "%" that starts no %XX is not an IRI's
+        ("50%25", "50%25"),  # an encoded octet stays as it is
+        ("/a[1]", "/a%5B1%5D"),
+        ("a\u202eb\x00", "a%E2%80%AEb%00"),  # a bidi control and NUL
     ],
 )
 def test_iri_escape_encodes_only_what_an_iri_cannot_hold(text: str, expected: str) -> None:

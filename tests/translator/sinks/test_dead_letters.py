@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -70,3 +73,41 @@ def test_file_dead_letter_store_keeps_a_cut_line_when_rewriting(tmp_path: Path) 
     assert store.remove([a.key]) == 1
     assert store.list() == [b]
     assert path.read_bytes().splitlines()[-1] == b'{"statement": {"id": "cut by a cra'
+
+
+_APPENDER = """
+import sys
+from factories import xapi_statement
+from translator.sinks.dead_letters import DeadLetter, FileDeadLetterStore
+
+store = FileDeadLetterStore(sys.argv[1])
+for n in range(int(sys.argv[2])):
+    store.add(DeadLetter(xapi_statement(n), "not sent", None, "", f"t.log:{n}", "ralph"))
+"""
+
+
+def test_file_dead_letter_store_loses_nothing_to_a_rewrite_while_another_process_appends(
+    tmp_path: Path,
+) -> None:
+    # A `forward` appending while `dead-letters replay` removes what it sent: before, a rewrite
+    # replaced the file under the appender and 4,491 of 6,130 letters were lost.
+    path = tmp_path / "dead.jsonl"
+    total = 500
+    root = Path(__file__).resolve().parents[3]
+    env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{root / 'tests'}"}
+    appender = subprocess.Popen(
+        [sys.executable, "-c", _APPENDER, str(path), str(total)], env=env, cwd=root
+    )
+    store = FileDeadLetterStore(path)
+    removed = 0
+    rewrites = 0
+    while appender.poll() is None:
+        letters = store.list()
+        if letters:
+            removed += store.remove([d.key for d in letters[: len(letters) // 2 + 1]])
+            rewrites += 1
+    assert appender.wait() == 0
+    left = store.list()
+    assert rewrites > 10  # the two did run side by side
+    assert removed + len(left) == total
+    assert len({d.key for d in left}) == len(left)

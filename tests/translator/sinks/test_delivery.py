@@ -258,7 +258,7 @@ def test_deliverer_honours_retry_after_on_429_and_retries_503(
             _destination(stub, token="t0ken"),
             dead_letters=letters,
             batch_size=5,
-            retry=FAST,
+            retry=RetryPolicy(initial=0.05, maximum=5.0, jitter=0.05),  # Retry-After fits
             sleep=slept.append,
         )
         for statement in xapi_statements(5):
@@ -349,3 +349,42 @@ def test_deliverer_from_settings_takes_batch_and_timeout(
         for statement in xapi_statements(7):
             deliverer.add(statement, "t.log:1")
         assert deliverer.requests == 1 and deliverer.pending() == []
+
+
+@pytest.mark.parametrize("header", ["86400", "99999999999999999999999999", "inf", "-1", "soon"])
+def test_deliverer_waits_retry_after_at_most_the_policy_maximum(
+    letters: FileDeadLetterStore, header: str
+) -> None:
+    # A stub server: ralph never answers 429. Before, "inf" raised OverflowError and 86400
+    # slept a day.
+    slept: list[float] = []
+    with StubLRS([StubAnswer(429, b"", {"Retry-After": header})]) as stub:
+        deliverer = Deliverer(
+            _destination(stub), dead_letters=letters, batch_size=2, retry=FAST, sleep=slept.append
+        )
+        for statement in xapi_statements(2):
+            deliverer.add(statement, "t.log:1")
+        deliverer.close()
+    assert deliverer.delivered == 2 and len(stub.requests) == 2
+    assert len(slept) == 1 and 0 < slept[0] <= FAST.maximum + FAST.jitter
+
+
+def test_deliverer_captive_portal_200_is_not_delivered_and_keeps_the_batch(
+    letters: FileDeadLetterStore, lrs: RalphLRS
+) -> None:
+    # A stub server plays a captive portal (200 text/html): before, the batch counted as
+    # delivered and nothing was stored.
+    portal = StubAnswer(200, b"<html>Sign in</html>", {"Content-Type": "text/html; charset=utf-8"})
+    statements = xapi_statements(3)
+    with StubLRS([portal]) as stub:
+        deliverer = Deliverer(_destination(stub), dead_letters=letters, batch_size=3, retry=FAST)
+        with pytest.raises(DeliveryError, match=r"HTTP 200: a text/html answer \(20 bytes\)"):
+            for statement in statements:
+                deliverer.add(statement, "t.log:1")
+        assert deliverer.delivered == 0 and [s for s, _ in deliverer.pending()] == statements
+        deliverer.dead_letter_pending("not sent: the portal")
+        deliverer.client.close()
+    with Deliverer(_destination(lrs), dead_letters=letters, retry=FAST) as again:
+        result = replay(letters, again)
+    assert result.delivered == 3 and len(letters) == 0
+    assert sorted(_stored_ids(lrs)) == sorted(s["id"] for s in statements)

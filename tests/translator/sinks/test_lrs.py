@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -93,3 +94,79 @@ def test_lrs_client_long_answer_is_cut_to_an_excerpt() -> None:
     ):
         answer = client.post([xapi_statement()])
     assert answer.kind == "invalid" and len(answer.text) == 500 and answer.text.endswith("...")
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("86400", 86400.0),
+        (" 7 ", 7.0),
+        ("99999999999999999999999999", 1e12),  # kept as a bound; delivery caps what it waits
+        ("inf", None),
+        ("Infinity", None),
+        ("NaN", None),
+        ("-5", None),
+        ("1e400", None),
+        ("2.5", None),
+        ("Fri, 31 Dec 99999 23:59:59 GMT", None),
+        ("\x1b[31m", None),
+    ],
+)
+def test_lrs_client_retry_after_takes_only_what_rfc_9110_allows(
+    header: str, expected: float | None
+) -> None:
+    # A stub server: ralph never answers 429; before, "inf" crashed forward with OverflowError.
+    with (
+        StubLRS([StubAnswer(429, b"", {"Retry-After": header})]) as stub,
+        LRSClient(Destination(name="s", url=stub.url)) as client,
+    ):
+        answer = client.post([xapi_statement()])
+    assert answer.kind == "transient" and answer.retry_after == expected
+
+
+@pytest.mark.parametrize(
+    ("answer", "content_type"),
+    [
+        (StubAnswer(200, b"<html>Wi-Fi</html>", {"Content-Type": "text/html"}), "text/html"),
+        (StubAnswer(200, b'{"ok": true}'), "application/json"),
+        (StubAnswer(200, b""), "application/json"),
+        (StubAnswer(202, b""), "application/json"),
+        (StubAnswer(200, b'["not-our-id"]'), "application/json"),
+        (StubAnswer(204, b"", {"Content-Type": "text/plain"}), None),
+    ],
+)  # fmt: skip
+def test_lrs_client_2xx_that_is_not_an_lrs_answer_is_not_delivered(
+    answer: StubAnswer, content_type: str | None
+) -> None:
+    # A stub server: ralph answers a POST only as xAPI says (200 with the ids, or 204).
+    with StubLRS([answer]) as stub, LRSClient(Destination(name="s", url=stub.url)) as client:
+        got = client.post(xapi_statements(2))
+    if content_type is None:  # an empty 204: every statement was already stored (as ralph says)
+        assert got.kind == "delivered"
+        return
+    assert got.kind == "unexpected" and got.status == answer.status
+    assert f"a {content_type} answer" in got.text and "JSON array" in got.text
+
+
+def test_lrs_client_answer_dribbled_past_the_deadline_times_out() -> None:
+    # A stub server: it sends its 200 a byte every 0.05 s (about 5 s in all); each read comes in
+    # time, so only a deadline on the whole request ends it.
+    dribbled = StubAnswer(200, b" " * 100 + b"[]", dribble=0.05)
+    with (
+        StubLRS([dribbled]) as stub,
+        LRSClient(Destination(name="s", url=stub.url), timeout=1) as client,
+    ):
+        started = time.monotonic()
+        answer = client.post([xapi_statement()])
+        took = time.monotonic() - started
+    assert answer.kind == "transient" and "ReadTimeout" in answer.text
+    assert took < 2.0
+
+
+def test_pooled_client_keeps_its_deadline_backend() -> None:
+    # httpx takes no network backend as an argument: the pool's is replaced; this notices when
+    # an httpx release moves it.
+    client = LRSClient(Destination(name="s", url="http://127.0.0.1:9/xAPI"))
+    transport = client._client._transport
+    assert type(transport._pool._network_backend).__name__ == "_DeadlineBackend"  # type: ignore[attr-defined]
+    client.close()

@@ -932,7 +932,8 @@ def test_strict_check_reports_a_value_that_is_not_json() -> None:
     with pytest.raises(TranslationError) as info:
         strict_check(changed({"/result/extensions": {"https://example.com/ext/set": {1, 2}}}))
     assert info.value.reason == (
-        "invalid statement: not JSON-serialisable: Type is not JSON serializable: set"
+        "invalid statement: /result/extensions/https:~1~1example.com~1ext~1set: holds what no "
+        "JSON writer takes (a non-finite number, an integer beyond 64 bits, a set...)"
     )
 
 
@@ -990,3 +991,58 @@ def test_assert_valid_statement_reports_the_round_trip() -> None:
         "statement fails the strict tincan check: tincan round trip changed the statement:"
         ' /result/duration: tincan changed "P1M" to "P30DT00H00M00S"'
     )
+
+
+@pytest.mark.parametrize(
+    "iri",
+    [
+        "https://lms.example.org/xblock/a\x00b",  # NUL
+        "https://lms.example.org/certificates/[1,2]",  # a list rendered into an IRI
+        "https://lms.example.org/xblock/100%",  # a bare %
+        "https://lms.example.org/xblock/%zz",
+        "https://lms.example.org/xblock/\u202egnp.exe",  # a bidi override
+        "https://lms.example.org/xblock/\x1b[31mred",  # a terminal escape
+        "https://lms.example.org/xblock/\x85",  # a C1 control
+        "https://[lms.example.org]/x",  # brackets around what is not an IP literal
+    ],
+)
+def test_check_statement_refuses_what_rfc_3987_does_not_allow_in_an_iri(iri: str) -> None:
+    # tincan and lax LRSs store these; ralph's strict model refuses them.
+    with pytest.raises(TranslationError, match=r"/object/id: .* is not an absolute IRI"):
+        check_statement(changed({"/object/id": iri}))
+
+
+@pytest.mark.parametrize(
+    "iri",
+    [
+        "https://lms.example.org/xblock/100%25",
+        "http://[::1]:8000/xblock/x",
+        "https://lms.example.org/cours/été-日本",
+        "urn:uuid:6f0d1d4e-5c1b-4b8e-9a51-6a0c8e2f3b7d",
+    ],
+)
+def test_check_statement_takes_iris_rfc_3987_allows(iri: str) -> None:
+    check_statement(changed({"/object/id": iri}))
+
+
+def test_check_statement_refuses_an_empty_language_map_value() -> None:
+    with pytest.raises(TranslationError, match=r"/verb/display/en-US: must not be empty"):
+        check_statement(changed({"/verb/display": {"en-US": ""}}))
+
+
+@pytest.mark.parametrize(
+    ("iri", "valid"),
+    [
+        ("http://localhost:18000/courses/x", True),
+        ("http://user@host:8080/a?b#c", True),
+        ("http://[::1]:80/x", True),
+        ("urn:uuid:6f0d1d4e-5c1b-4b8e-9a51-6a0c8e2f3b7d", True),
+        ("http://localhost:18000%1B%5B31mred", False),  # an event value glued to the host
+        ("http://localhost:180002024-13-45T99:99:99+00:00", False),
+        ("http://host:80a/x", False),
+    ],
+)
+def test_an_iri_port_is_digits_and_a_host_holds_no_colon(iri: str, valid: bool) -> None:
+    from translator.syntax import is_iri
+
+    assert is_iri(iri) is valid

@@ -24,7 +24,7 @@ import orjson
 from translator.errors import TranslationError
 from translator.mapping.contract import ConstantAt, Place
 from translator.messages import json_kind
-from translator.targets.syntax import DURATION, IRI, UUID
+from translator.syntax import DURATION, UUID, is_iri
 
 __all__ = [
     "ACTIONS",
@@ -180,7 +180,7 @@ def _iri_ok(value: Any) -> bool:
         return False
     if value in _valid_iris:
         return True
-    if IRI(value) is None:
+    if not is_iri(value):
         return False
     if len(_valid_iris) >= _MEMO_LIMIT:
         _valid_iris.clear()

@@ -19,20 +19,24 @@ import orjson
 from translator.errors import TranslationError
 from translator.mapping.contract import ABSENT, ConstantAt, LeafRule, Place
 from translator.messages import json_kind
-from translator.targets.syntax import DURATION, IRI, IRL, UUID
+from translator.syntax import DURATION, UUID, is_iri, is_irl
 
 __all__ = ["XAPI_VERSION", "check_statement", "place", "score_ok", "statement_problems"]
 
 XAPI_VERSION: Final = "1.0.3"
+_MAX_VALUE_DEPTH: Final = 32
+"""How deeply an extension value may nest (an edX event rarely goes past 5): a learner's browser
+can post a value nested hundreds of levels deep, which no JSON writer or LRS should be asked to
+take (orjson refuses past 254 levels)."""
 
 # "Absent" is not "null": a property set to null is a wrong type, not a missing property.
 _MISSING: Final[Any] = object()
 _INF: Final = float("inf")
 
 # --- value syntax ---------------------------------------------------------------------------------
-# IRIs, IRLs, UUIDs and durations: translator.targets.syntax, shared with the other targets.
-_IRI: Final = IRI
-_IRL: Final = IRL
+# IRIs, IRLs, UUIDs and durations: translator.syntax, shared with the other targets.
+_iri_syntax: Final = is_iri
+_irl_syntax: Final = is_irl
 _UUID: Final = UUID
 _MBOX: Final = re.compile(r"mailto:[^\s@<>\"]+@[^\s@<>\"]+").fullmatch
 _SHA1: Final = re.compile(r"[0-9a-fA-F]{40}").fullmatch
@@ -126,7 +130,8 @@ _valid_tags: set[str] = set()
 
 def _learn(value: str, syntax: Callable[[str], object], memo: set[str]) -> bool:
     """True when value matches syntax, remembering it in memo for the next statement."""
-    if syntax(value) is None:
+    found = syntax(value)
+    if found is None or found is False:
         return False
     if len(memo) >= _MEMO_LIMIT:
         memo.clear()
@@ -170,8 +175,11 @@ def _wrong(value: Any, expected: str, at: str, out: list[str]) -> None:
 
 
 def _string(value: Any, at: str, key: str, out: list[str]) -> None:
+    """A string, not empty: outside extensions an LRS such as ralph refuses an empty value."""
     if not isinstance(value, str):
         _wrong(value, "a string", f"{at}/{key}", out)
+    elif not value:
+        out.append(f"{at}/{key}: must not be empty")
 
 
 def _boolean(value: Any, at: str, key: str, out: list[str]) -> None:
@@ -193,14 +201,14 @@ def _number(value: Any, at: str, key: str, out: list[str]) -> bool:
 def _iri(value: Any, at: str, key: str, out: list[str]) -> None:
     if not isinstance(value, str):
         _wrong(value, "an IRI string", f"{at}/{key}", out)
-    elif value not in _valid_iris and not _learn(value, _IRI, _valid_iris):
+    elif value not in _valid_iris and not _learn(value, _iri_syntax, _valid_iris):
         out.append(f"{at}/{key}: {_show(value)} is not an absolute IRI")
 
 
 def _irl(value: Any, at: str, key: str, out: list[str]) -> None:
     if not isinstance(value, str):
         _wrong(value, "an IRL string", f"{at}/{key}", out)
-    elif value not in _valid_irls and not _learn(value, _IRL, _valid_irls):
+    elif value not in _valid_irls and not _learn(value, _irl_syntax, _valid_irls):
         out.append(f"{at}/{key}: {_show(value)} is not an absolute IRL (scheme://...)")
 
 
@@ -255,18 +263,68 @@ def _language_map(value: Any, at: str, key: str, out: list[str]) -> None:
             )
         if not isinstance(text, str):
             _wrong(text, "a string", f"{at}/{key}/{_escape(tag)}", out)
+        elif not text:
+            out.append(f"{at}/{key}/{_escape(tag)}: must not be empty")
+
+
+_INT_LOW: Final = -(1 << 63)
+_INT_HIGH: Final = (1 << 64) - 1
+
+
+def _json_ok(value: Any, depth: int) -> bool:
+    """`value` is JSON every writer and LRS takes: finite numbers, 64-bit integers, string keys,
+    at most `depth` more levels of nesting."""
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return True
+    if kind is int:
+        return bool(_INT_LOW <= value <= _INT_HIGH)
+    if kind is float:
+        return bool(-_INF < value < _INF)
+    if depth <= 0:
+        return False
+    if kind is dict:
+        return all(type(k) is str and _json_ok(v, depth - 1) for k, v in value.items())
+    if kind is list:
+        return all(_json_ok(v, depth - 1) for v in value)
+    return False
+
+
+def _depth(value: Any, limit: int) -> int:
+    """How deeply `value` nests, counted up to `limit + 1`."""
+    if limit < 0 or type(value) not in (dict, list):
+        return 0
+    items = value.values() if type(value) is dict else value
+    return 1 + max((_depth(v, limit - 1) for v in items), default=0)
+
+
+def _json_value_problem(value: Any) -> str | None:
+    """Why an event value may not go into an extension as it is, or None when it may."""
+    if _json_ok(value, _MAX_VALUE_DEPTH):
+        return None
+    if _depth(value, _MAX_VALUE_DEPTH) > _MAX_VALUE_DEPTH:
+        return f"nested deeper than {_MAX_VALUE_DEPTH} levels"
+    return (
+        "holds what no JSON writer takes (a non-finite number, an integer beyond 64 bits, a set...)"
+    )
+
+
+def _json_rule(value: Any) -> bool:
+    return type(value) is str or _json_ok(value, _MAX_VALUE_DEPTH)  # most values are text
 
 
 def _extensions(value: Any, at: str, key: str, out: list[str]) -> None:
-    """Extension keys are IRIs; their values may be any JSON."""
+    """Extension keys are IRIs; their values may be any JSON a writer and an LRS can take."""
     if not isinstance(value, dict):
         _wrong(value, "an extensions object", f"{at}/{key}", out)
         return
-    for name in value:
+    for name, item in value.items():
         if name not in _valid_iris and (
-            not isinstance(name, str) or not _learn(name, _IRI, _valid_iris)
+            not isinstance(name, str) or not _learn(name, _iri_syntax, _valid_iris)
         ):
             out.append(f"{at}/{key}/{_escape(name)}: key {_show(name)} is not an absolute IRI")
+        if type(item) is not str and not _json_ok(item, _MAX_VALUE_DEPTH):
+            out.append(f"{at}/{key}/{_escape(name)}: {_json_value_problem(item)}")
 
 
 # --- agents and groups ----------------------------------------------------------------------------
@@ -826,18 +884,18 @@ def _interaction_rule(value: Any) -> bool:
 
 def _iri_rule(value: Any) -> bool:
     # the test of _iri, without building a message: this runs for most event values
-    return type(value) is str and (value in _valid_iris or _learn(value, _IRI, _valid_iris))
+    return type(value) is str and (value in _valid_iris or _learn(value, _iri_syntax, _valid_iris))
 
 
 def _string_rule(value: Any) -> bool:
-    return isinstance(value, str)
+    return isinstance(value, str) and value != ""
 
 
-_ANY: Final = Place(None)
+_EXTENSION_VALUE: Final = Place(_json_rule)  # any JSON, bounded
 _IRI_PLACE: Final = Place(_iri_rule)
 _IRL_PLACE: Final = Place(_rule(_irl))
 _UUID_PLACE: Final = Place(_rule(_uuid))
-_STRING_PLACE: Final = Place(_string_rule)
+_STRING_PLACE: Final = Place(_string_rule)  # not empty either (see _string)
 _BOOLEAN_PLACE: Final = Place(_rule(_boolean))
 _TIMESTAMP_PLACE: Final = Place(_rule(_timestamp))
 _DURATION_PLACE: Final = Place(_rule(_duration))
@@ -859,7 +917,7 @@ def _definition_place(rest: tuple[str, ...]) -> Place | None:
     if len(rest) == 2 and rest[0] in ("name", "description"):
         return _STRING_PLACE
     if len(rest) == 2 and rest[0] == "extensions":
-        return _ANY
+        return _EXTENSION_VALUE
     return None
 
 
@@ -906,7 +964,7 @@ def place(path: tuple[str, ...], constant_at: ConstantAt) -> Place | None:
         if size == 3 and key == "score" and path[2] in _SCORE_KEYS:
             return _SCORE_PLACE
         if size == 3 and key == "extensions":
-            return _ANY
+            return _EXTENSION_VALUE
         return None
     if head == "context":
         key = path[1]
@@ -918,7 +976,7 @@ def place(path: tuple[str, ...], constant_at: ConstantAt) -> Place | None:
                 "language": _LANGUAGE_PLACE,
             }.get(key)
         if size == 3 and key == "extensions":
-            return _ANY
+            return _EXTENSION_VALUE
         if path[1:] == ("statement", "id"):
             return _UUID_PLACE
         if size >= 5 and key == "contextActivities" and path[2] in _ACTIVITY_LISTS:

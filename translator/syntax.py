@@ -1,0 +1,55 @@
+"""Syntaxes from RFCs that the mapping functions and every target share (IRIs, UUIDs, ISO 8601
+durations), defined once."""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+__all__ = ["DURATION", "NOT_IRI", "UUID", "is_iri", "is_irl"]
+
+# Characters RFC 3987 never allows in an IRI, whatever the component: blanks, the excluded ASCII,
+# controls (C0, DEL, C1: a NUL among them), the bidi formatting characters (§4.1), and brackets
+# (allowed only around an IP literal host, which the authority pattern below takes apart).
+NOT_IRI: Final = (
+    r"\s<>\"{}|\\^`\[\]\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069"
+    r"\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff"
+)
+# A hierarchical IRI's authority: an optional userinfo, a host (an IP literal in brackets, or a
+# name or IPv4 address, which hold no ":"), an optional port of digits, then the path, query or end.
+_AUTHORITY = (
+    rf"(?:[^{NOT_IRI}/?#@]*@)?(?:\[[0-9A-Fa-f:.]+\]|[^{NOT_IRI}/?#@:]+)(?::[0-9]*)?(?=[/?#]|$)"
+)
+# An absolute IRI. Hierarchical IRIs must carry an authority (`scheme://host...`); the only other
+# form accepted is a URN. This refuses a bare edX key such as `course-v1:edX+DemoX+Demo` (its
+# "scheme" would be `course-v1`), the usual sign of a mapping that forgot the LMS root.
+_IRI_SHAPE: Final = re.compile(
+    rf"(?:[A-Za-z][A-Za-z0-9+.\-]*://{_AUTHORITY}|[Uu][Rr][Nn]:[A-Za-z0-9][A-Za-z0-9\-]{{0,31}}:"
+    rf"[^{NOT_IRI}])[^{NOT_IRI}]*"
+).fullmatch
+# An IRL (moreInfo, homePage, fileUrl, openid): an IRI that can be fetched, so `scheme://host...`.
+_IRL_SHAPE: Final = re.compile(rf"[A-Za-z][A-Za-z0-9+.\-]*://{_AUTHORITY}[^{NOT_IRI}]*").fullmatch
+# A "%" must start a percent-encoded octet (RFC 3987 pct-encoded).
+_BARE_PERCENT: Final = re.compile(r"%(?![0-9A-Fa-f]{2})").search
+
+
+def is_iri(value: str) -> bool:
+    """An absolute IRI (RFC 3987), as the standards' ids and types must be."""
+    return _IRI_SHAPE(value) is not None and ("%" not in value or _BARE_PERCENT(value) is None)
+
+
+def is_irl(value: str) -> bool:
+    """An IRI that can be fetched: `scheme://host...`."""
+    return _IRL_SHAPE(value) is not None and ("%" not in value or _BARE_PERCENT(value) is None)
+
+
+# RFC 4122 in its canonical (lowercase) form, as tincan and conforming endpoints require.
+UUID: Final = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[1-5][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
+).fullmatch
+_AMOUNT = r"[0-9]+(?:[.,][0-9]+)?"
+# An ISO 8601 duration (`PT12.5S`, `P1DT2H`, `P3W`).
+DURATION: Final = re.compile(
+    rf"P(?!$)(?:{_AMOUNT}Y)?(?:{_AMOUNT}M)?(?:{_AMOUNT}D)?"
+    rf"(?:T(?=[0-9])(?:{_AMOUNT}H)?(?:{_AMOUNT}M)?(?:{_AMOUNT}S)?)?|P{_AMOUNT}W"
+).fullmatch
