@@ -22,6 +22,7 @@ from translator.engine import Translator
 from translator.intake.events import normalise
 from translator.mapping.plan import Plan, load_plan, translator_version
 from translator.targets.caliper import CALIPER
+from translator.targets.xapi import XAPI
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "caliper"
 INPUT_SUFFIX = ".input.json"
@@ -98,6 +99,31 @@ def test_golden_caliper_ids_are_stable_urn_uuids() -> None:
     again = Translator(load_plan(SETTINGS, CALIPER, environ={}), id_namespace=SETTINGS.id_namespace)
     assert again.translate(normalise(raw)).statements[0]["id"] == first
     assert first.startswith("urn:uuid:")
+
+
+# A reason says why Caliper 1.2 has nothing that fits: never a placeholder.
+_PLACEHOLDERS = ("todo", "tbd", "fixme", "xxx", "later", "not yet")
+
+
+def test_caliper_maps_every_xapi_event_or_says_why() -> None:
+    xapi = load_plan(SETTINGS, XAPI, environ={})
+    caliper = _plan()
+    unexplained = [
+        name
+        for name in xapi.event_names()
+        if name not in caliper.events and name not in caliper.disabled
+    ]
+    assert not unexplained, (
+        "xAPI-mapped events with neither a Caliper mapping nor a reason"
+        f' (`name: !disable "reason"` in mappings/caliper/): {unexplained}'
+    )
+    stale = sorted(name for name in caliper.disabled if name not in xapi.events)
+    assert not stale, f"Caliper reasons for events the xAPI plan does not map: {stale}"
+    for name, reason in caliper.disabled.items():
+        words = reason.lower()
+        assert len(reason) >= 40 and not any(p in words for p in _PLACEHOLDERS), (
+            f"{name}: {reason!r} is no reason why Caliper 1.2 has no fitting event type"
+        )
 
 
 def test_caliper_disabled_event_is_skipped_with_its_reason() -> None:
