@@ -120,8 +120,34 @@ class _Assembler:
     def _known_events(self) -> list[str]:
         return [*self.sources.events, *self.sources.disabled]
 
+    def _declare_not_mapped(self, name: str, body: Node) -> None:
+        """A core file's `name: !disable "reason"`: the target deliberately maps no such event
+        (its standard has nothing that fits), and says why. The reason is required."""
+        mapped = self.sources.events.get(name)
+        if mapped is not None:
+            self.issues.add(
+                body.loc,
+                f"event {name!r} is mapped at {mapped.loc}: it cannot be disabled in the core",
+            )
+            return
+        if name in self.sources.disabled:
+            self.issues.add(
+                body.loc, f"event {name!r} is already disabled at {self.sources.disabled[name][1]}"
+            )
+            return
+        inner = body.value
+        if not (inner.kind == "scalar" and isinstance(inner.value, str) and inner.value.strip()):
+            self.issues.add(
+                body.loc, "!disable in a core file needs its reason (why the event is not mapped)"
+            )
+            return
+        self.sources.disabled[name] = (inner.value.strip(), body.loc)
+
     def _apply_event(self, name: str, body: Node, *, overlay: bool) -> None:
         events = self.sources.events
+        if _is_tag(body, "!disable") and not overlay:
+            self._declare_not_mapped(name, body)
+            return
         if _is_tag(body, "!disable"):
             if name not in events and name not in self.sources.disabled:
                 self.issues.add(
@@ -157,6 +183,12 @@ class _Assembler:
                 body.loc,
                 f"unknown event {name!r}{did_you_mean(name, self._known_events())}"
                 " (a new event needs a whole mapping: 'statement' or 'extends')",
+            )
+            return
+        if not overlay and name in self.sources.disabled:
+            where = self.sources.disabled[name][1]
+            self.issues.add(
+                body.loc, f"event {name!r} is disabled at {where}: map it or disable it"
             )
             return
         self.sources.disabled.pop(name, None)

@@ -70,3 +70,35 @@ def test_loading_a_mapping_never_runs_code(tmp_path: Path) -> None:
     with pytest.raises(MappingError):
         load_plan(Settings(mappings_dir=core, pseudonym_secret="t"), XAPI, environ={})
     assert not marker.exists()
+
+
+def test_core_event_is_either_mapped_or_disabled(tmp_path: Path) -> None:
+    core = tmp_path / "mappings"
+    (core / "xapi").mkdir(parents=True)
+    (core / "xapi" / "a.yaml").write_text(
+        'events:\n  edx.a: !disable "no fitting verb"\n'
+        "  edx.b:\n    statement: {verb: {id: http://adlnet.gov/expapi/verbs/experienced}}\n"
+    )
+    (core / "xapi" / "b.yaml").write_text(
+        "events:\n  edx.a:\n    statement: {verb: {id: http://adlnet.gov/expapi/verbs/experienced}}\n"
+        '  edx.b: !disable "mapped in a.yaml"\n  edx.c: !disable "x"\n'
+    )
+    (core / "xapi" / "c.yaml").write_text('events:\n  edx.c: !disable "again"\n')
+    with pytest.raises(MappingError) as caught:
+        load_plan(Settings(mappings_dir=core, pseudonym_secret="t"), XAPI, environ={})
+    assert [str(issue) for issue in caught.value.issues] == [
+        "mappings/xapi/b.yaml:3:5: /events/edx.a: event 'edx.a' is disabled at "
+        "mappings/xapi/a.yaml:2:10: map it or disable it",
+        "mappings/xapi/b.yaml:4:10: /events/edx.b: event 'edx.b' is mapped at "
+        "mappings/xapi/a.yaml:4:5: it cannot be disabled in the core",
+        "mappings/xapi/c.yaml:2:10: /events/edx.c: event 'edx.c' is already disabled at "
+        "mappings/xapi/b.yaml:5:10",
+    ]
+
+
+def test_core_disabled_event_is_skipped_with_its_reason(tmp_path: Path) -> None:
+    core = tmp_path / "mappings"
+    (core / "xapi").mkdir(parents=True)
+    (core / "xapi" / "a.yaml").write_text('events:\n  edx.a: !disable "no fitting verb"\n')
+    plan = load_plan(Settings(mappings_dir=core, pseudonym_secret="t"), XAPI, environ={})
+    assert dict(plan.disabled) == {"edx.a": "no fitting verb"}
