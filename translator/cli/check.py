@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from importlib.resources import files
 from pathlib import Path
-from typing import Any
 
 import click
 
+from translator.catalog import catalog
 from translator.cli.common import load_command_plan, overlay_option, settings_of, target_option
 from translator.config import Settings
 from translator.mapping.plan import Plan
@@ -16,24 +14,23 @@ from translator.mapping.plan import Plan
 __all__ = ["catalog", "check"]
 
 
-def catalog() -> list[dict[str, Any]]:
-    """The reference catalog of documented student events (shipped with the package)."""
-    text = files("translator").joinpath("edx-event-catalog.json").read_text(encoding="utf-8")
-    events: list[dict[str, Any]] = json.loads(text)["events"]
-    return events
-
-
 @click.command()
 @overlay_option
 @target_option
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Treat the mapping warnings (a new event named like a known one, ...) as errors.",
+)
 @click.pass_context
-def check(ctx: click.Context, overlays: tuple[Path, ...], targets: list[str]) -> None:
-    """Validate the mappings (with overlays) and report coverage of the reference catalog."""
+def check(ctx: click.Context, overlays: tuple[Path, ...], targets: list[str], strict: bool) -> None:
+    """Validate the mappings (with overlays), proving every statement template against its
+    target's rules, and report coverage of the reference catalog."""
     settings = settings_of(ctx, overlays=overlays)
     for target in targets:
         if len(targets) > 1:
             click.echo(f"== {target}")
-        _check_one(settings, load_command_plan(settings, target))
+        _check_one(settings, load_command_plan(settings, target, strict=strict))
 
 
 def _check_one(settings: Settings, plan: Plan) -> None:
