@@ -135,11 +135,28 @@ def test_check_reports_catalog_coverage(runner: CliRunner) -> None:
 def test_explain_shows_the_file_and_line_of_each_field(runner: CliRunner) -> None:
     result = runner.invoke(main, ["explain", "edx.course.enrollment.activated"])
     assert result.exit_code == 0, result.stderr
-    assert '/statement/verb/id: "http://adlnet.gov/expapi/verbs/registered"' in result.stdout
-    assert "xapi/enrollment.yaml:" in result.stdout
+    lines = result.stdout.splitlines()
+    # YAML-like: each key on its own line, indented under its parent, the YAML node as a comment
+    verb = lines.index("    verb:")
+    assert lines[verb + 1].startswith("      id: http://adlnet.gov/expapi/verbs/registered  # ")
+    assert "xapi/enrollment.yaml:" in lines[verb + 1]
+    # pointers unescaped: an extension key is written as the IRI it is
+    assert any(
+        line.strip().startswith("https://w3id.org/xapi/acrossx/extensions/type: !path")
+        for line in lines
+    )
     unknown = runner.invoke(main, ["explain", "edx.course.enrolment.activated"])
     assert unknown.exit_code == 2
     assert "did you mean 'edx.course.enrollment.activated'?" in unknown.stderr
+
+
+def test_explain_expand_writes_fragments_out_where_used(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["explain", "--expand", "edx.course.enrollment.activated"])
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    actor = next(line for line in lines if line.strip().startswith("actor:"))
+    assert "# !ref actor (" in actor  # where the fragment was used, then its own lines
+    assert lines[lines.index(actor) + 1].strip().startswith("objectType: Agent  # ")
 
 
 def test_explain_code_shows_the_generated_builders_with_yaml_lines(
