@@ -132,6 +132,26 @@ def test_check_reports_catalog_coverage(runner: CliRunner) -> None:
     assert "not mapped: edx.course.enrollment.upgrade.clicked" in result.stdout
 
 
+def test_check_sample_runs_a_log_through_the_mappings(runner: CliRunner, tmp_path: Path) -> None:
+    log = tmp_path / "tracking.log"
+    log.write_bytes(LOG)
+    result = runner.invoke(main, ["check", "--sample", str(log)])
+    assert result.exit_code == 0, result.stderr
+    sample = result.stdout[result.stdout.index("sample:") :].splitlines()
+    assert sample == [
+        "sample: 9 lines: 2 translated, 2 skipped, 5 rejected",
+        "  (not an event): 0 translated, 0 skipped, 4 rejected",
+        "      rejected: invalid JSON: unexpected end of data: line 1 column 53 (char 52)",
+        "      rejected: JSON value is an array, not an object",
+        "      rejected: not valid UTF-8",
+        "  edx.bookmark.added: 0 translated, 1 skipped, 0 rejected",
+        "      skipped: no mapping",
+        "  edx.course.enrollment.activated: 2 translated, 1 skipped, 1 rejected",
+        "      rejected: missing required field $.event.course_id",
+        "      skipped: anonymous user",
+    ]
+
+
 def test_explain_shows_the_file_and_line_of_each_field(runner: CliRunner) -> None:
     result = runner.invoke(main, ["explain", "edx.course.enrollment.activated"])
     assert result.exit_code == 0, result.stderr
