@@ -210,11 +210,26 @@ def _url_problem(value: str, schemes: tuple[str, ...]) -> str | None:
     return None
 
 
-def check_settings(settings: Settings) -> None:
+# Vars the engine sets itself (translator.mapping.plan.ENGINE_VARS): a TRANSLATOR_VAR_ for one
+# would be silently overwritten, so it is refused with where the value is set instead.
+_ENGINE_VARIABLES = {
+    "TRANSLATOR_VAR_LMS_ROOT_URL": "the LMS root is the setting lms_root_url:"
+    " set TRANSLATOR_LMS_ROOT_URL instead",
+    "TRANSLATOR_VAR_TRANSLATOR_VERSION": "translator_version is the installed version and"
+    " cannot be set",
+}
+
+
+def check_settings(settings: Settings, *, environ: Mapping[str, str] | None = None) -> None:
     """Check what can be known before a run starts: URLs have a scheme, the id namespace is a
-    UUID, numbers are in range, the files named exist. Raises ConfigError listing every problem,
-    one line each, naming the setting (never showing a secret)."""
+    UUID, numbers are in range, the files named exist, no TRANSLATOR_VAR_ sets a var the engine
+    sets (`environ`, default os.environ). Raises ConfigError listing every problem, one line
+    each, naming the setting (never showing a secret)."""
     problems: list[str] = []
+    env = os.environ if environ is None else environ
+    for name, advice in _ENGINE_VARIABLES.items():
+        if name in env:
+            problems.append(f"{name}: {advice}")
     for name, schemes in (("lms_root_url", ("http", "https")), ("lrs_url", ("http", "https"))):
         value = getattr(settings, name)
         found = _url_problem(value, schemes) if value is not None else None

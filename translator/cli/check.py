@@ -2,38 +2,107 @@
 
 from __future__ import annotations
 
-import json
-from importlib.resources import files
+from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import click
 
-from translator.cli.common import load_command_plan, overlay_option, settings_of, target_option
+from translator.catalog import catalog
+from translator.cli.common import (
+    fail,
+    input_lines,
+    load_command_plan,
+    overlay_option,
+    settings_of,
+    target_option,
+    translator_of,
+)
 from translator.config import Settings
+from translator.engine import REJECTED, SKIPPED, TRANSLATED
+from translator.errors import ConfigError
+from translator.intake.ticks import Idle
 from translator.mapping.plan import Plan
+from translator.pipeline import translate_lines
 
 __all__ = ["catalog", "check"]
-
-
-def catalog() -> list[dict[str, Any]]:
-    """The reference catalog of documented student events (shipped with the package)."""
-    text = files("translator").joinpath("edx-event-catalog.json").read_text(encoding="utf-8")
-    events: list[dict[str, Any]] = json.loads(text)["events"]
-    return events
 
 
 @click.command()
 @overlay_option
 @target_option
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Treat the mapping warnings (a new event named like a known one, ...) as errors.",
+)
+@click.option(
+    "--sample",
+    "samples",
+    multiple=True,
+    help="A tracking log (file, .gz, or -) to run through the mappings: per event, how many "
+    "lines were translated, skipped and rejected, with the first reasons. Repeatable.",
+)
 @click.pass_context
-def check(ctx: click.Context, overlays: tuple[Path, ...], targets: list[str]) -> None:
-    """Validate the mappings (with overlays) and report coverage of the reference catalog."""
+def check(
+    ctx: click.Context,
+    overlays: tuple[Path, ...],
+    targets: list[str],
+    strict: bool,
+    samples: tuple[str, ...],
+) -> None:
+    """Validate the mappings (with overlays), proving every statement template against its
+    target's rules, and report coverage of the reference catalog; with --sample, also run a
+    log through them (nothing is sent anywhere)."""
     settings = settings_of(ctx, overlays=overlays)
     for target in targets:
         if len(targets) > 1:
             click.echo(f"== {target}")
-        _check_one(settings, load_command_plan(settings, target))
+        plan = load_command_plan(settings, target, strict=strict)
+        _check_one(settings, plan)
+        if samples:
+            _sample(settings, plan, samples)
+
+
+_REASONS_SHOWN = 3  # the first distinct reasons shown per event and bucket
+
+
+def _sample(settings: Settings, plan: Plan, paths: tuple[str, ...]) -> None:
+    """Run the lines of `paths` through `plan`: per event, the count of each bucket and the
+    first distinct reasons of the lines not translated."""
+    try:
+        lines = input_lines(paths, settings, progress=False)
+    except ConfigError as exc:
+        fail(str(exc))
+    counts: dict[str, Counter[str]] = {}
+    reasons: dict[tuple[str, str], list[str]] = {}
+    for result in translate_lines(lines, translator_of(settings, plan)):
+        if isinstance(result, Idle):
+            continue
+        outcome = result.outcome
+        name = outcome.event_name or "(not an event)"
+        if name.startswith("/"):  # page requests: one event type per URL, counted together
+            name = "(page requests)"
+        counts.setdefault(name, Counter())[outcome.status] += 1
+        if outcome.reason:
+            shown = reasons.setdefault((name, outcome.status), [])
+            if outcome.reason not in shown and len(shown) < _REASONS_SHOWN:
+                shown.append(outcome.reason)
+    total: Counter[str] = Counter()
+    for bucket in counts.values():
+        total.update(bucket)
+    click.echo(
+        f"sample: {total.total()} lines: {total[TRANSLATED]} translated,"
+        f" {total[SKIPPED]} skipped, {total[REJECTED]} rejected"
+    )
+    for name in sorted(counts):
+        bucket = counts[name]
+        click.echo(
+            f"  {name}: {bucket[TRANSLATED]} translated, {bucket[SKIPPED]} skipped,"
+            f" {bucket[REJECTED]} rejected"
+        )
+        for status in (REJECTED, SKIPPED):
+            for reason in reasons.get((name, status), []):
+                click.echo(f"      {status}: {reason}")
 
 
 def _check_one(settings: Settings, plan: Plan) -> None:

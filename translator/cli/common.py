@@ -108,11 +108,18 @@ def parse_targets(text: str) -> list[str]:
     return names
 
 
-def load_command_plan(settings: Settings, target: str = DEFAULT_TARGET) -> Plan:
-    """The compiled plan of `target`, or every mapping error on stderr and the usage status."""
+def load_command_plan(
+    settings: Settings, target: str = DEFAULT_TARGET, *, strict: bool = False
+) -> Plan:
+    """The compiled plan of `target`, or every mapping error on stderr and the usage status.
+    The plan's warnings go to stderr (`warning: file:line:col: ...`); `strict` makes them
+    errors."""
     use_schema_dir(settings.caliper_schema_dir)
     try:
-        return load_plan(settings, get_target(target), known_targets=TARGETS)
+        plan = load_plan(settings, get_target(target), known_targets=TARGETS, strict=strict)
+        for warning in plan.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        return plan
     except MappingError as exc:
         click.echo(str(exc), err=True)
         sys.exit(EXIT_USAGE)

@@ -1,10 +1,12 @@
-"""`translator explain EVENT`: the effective mapping of an event, each field with its file:line;
-with `--code`, the generated builders that translate it, each value with its file:line."""
+"""`translator explain EVENT`: the effective mapping of an event as YAML, each value with its
+file:line:col (`--expand`: fragments written out where used); with `--code`, the generated
+builders that translate it, each value with its file:line."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,42 +21,106 @@ from translator.cli.common import (
 )
 from translator.mapping.codegen import GeneratedCode
 from translator.mapping.compiler import CompiledVariant
-from translator.mapping.nodes import Node, child_pointer
+from translator.mapping.nodes import Node
 from translator.mapping.plan import Plan
 from translator.messages import did_you_mean
 
 __all__ = ["explain"]
 
 
-def _describe(node: Node) -> str:
+_PLAIN = re.compile(r"[A-Za-z_$/][\w$.\-/:@+~]*")
+_WORDS = frozenset({"true", "false", "null", "yes", "no", "on", "off", "~"})
+
+
+def _scalar(value: Any) -> str:
+    """A scalar as YAML writes it: text plain when it reads back as the same text."""
+    if isinstance(value, str):
+        plain = _PLAIN.fullmatch(value) and value.lower() not in _WORDS and ": " not in value
+        return value if plain else json.dumps(value, ensure_ascii=False)
+    return json.dumps(value)
+
+
+def _flow(node: Node) -> str:
+    """A node on one line, in YAML's flow style (directives as their tags)."""
     if node.kind == "tag":
         inner = node.value
-        if inner.kind == "scalar":
-            return f"{node.tag} {inner.value!r}" if inner.value != "" else node.tag
-        return f"{node.tag} {json.dumps(_node_data(inner))}"
-    return json.dumps(node.value)
-
-
-def _node_data(node: Node) -> Any:
+        if inner.kind == "scalar" and inner.value in ("", None):
+            return node.tag
+        return f"{node.tag} {_flow(inner)}"
     if node.kind == "map":
-        return {k: _node_data(v) for k, v in node.value.items()}
+        return "{" + ", ".join(f"{_scalar(k)}: {_flow(v)}" for k, v in node.value.items()) + "}"
     if node.kind == "seq":
-        return [_node_data(v) for v in node.value]
-    if node.kind == "tag":
-        return _describe(node)
-    return node.value
+        return "[" + ", ".join(_flow(v) for v in node.value) + "]"
+    return _scalar(node.value)
 
 
-def _explain_lines(node: Node, pointer: str) -> Iterator[str]:
-    """Each leaf of a resolved mapping: where it lands, what it is, and the file:line behind it."""
-    if node.kind == "map" and node.value:
-        for key, child in node.value.items():
-            yield from _explain_lines(child, child_pointer(pointer, key))
-    elif node.kind == "seq" and node.value:
-        for index, child in enumerate(node.value):
-            yield from _explain_lines(child, child_pointer(pointer, index))
-    else:
-        yield f"  {pointer}: {_describe(node)}    [{node.loc}]"
+class _Printer:
+    """A resolved mapping as YAML, each value with the file:line:col behind it as a comment;
+    with `fragments`, each `!ref` is written out as the fragment it names (expanded)."""
+
+    def __init__(self, fragments: Mapping[str, Node] | None) -> None:
+        self.fragments = fragments
+        self.stack: list[str] = []
+
+    def _expanded(self, node: Node) -> tuple[Node, str]:
+        """The node to write, and a note of the fragments it came through."""
+        note = ""
+        while (
+            self.fragments is not None
+            and node.kind == "tag"
+            and node.tag == "!ref"
+            and node.value.kind == "scalar"
+            and node.value.value in self.fragments
+            and node.value.value not in self.stack
+        ):
+            name = node.value.value
+            note += f" !ref {name} ({node.loc}) ->"
+            node = self.fragments[name]
+        return node, note
+
+    def _refers(self, node: Node) -> bool:
+        """True when expanding and `node` uses a fragment somewhere inside."""
+        if self.fragments is None:
+            return False
+        if node.kind == "tag":
+            return node.tag == "!ref" or self._refers(node.value)
+        if node.kind in ("map", "seq"):
+            children = node.value.values() if node.kind == "map" else node.value
+            return any(self._refers(child) for child in children)
+        return False
+
+    def lines(self, node: Node, indent: str, head: str) -> Iterator[str]:
+        node, note = self._expanded(node)
+        name = note.rsplit("!ref ", 1)[-1].split(" ", 1)[0] if note else ""
+        if name:
+            self.stack.append(name)
+        try:
+            yield from self._lines(node, indent, head, note)
+        finally:
+            if name:
+                self.stack.pop()
+
+    def _lines(self, node: Node, indent: str, head: str, note: str) -> Iterator[str]:
+        if node.kind == "map" and node.value:
+            yield f"{indent}{head}" + (f"  #{note}" if note else "") if head else ""
+            inner = indent + "  " if head else indent
+            for key, child in node.value.items():
+                yield from self.lines(child, inner, f"{_scalar(key)}:")
+        elif node.kind == "seq" and node.value:
+            if head:
+                yield f"{indent}{head}" + (f"  #{note}" if note else "")
+            for child in node.value:
+                yield from self.lines(child, indent + "  " if head else indent, "-")
+        elif node.kind == "tag" and node.tag != "!ref" and self._refers(node.value):
+            # a directive holding fragments to expand: written as a block, tag on the key's line
+            inner = node.value
+            if inner.kind in ("map", "seq") and inner.value:
+                yield f"{indent}{head} {node.tag}  #{note} {node.loc}"
+                yield from self._lines(inner, indent + "  ", "", "")
+                return
+            yield f"{indent}{head} {_flow(node)}  #{note} {node.loc}"
+        else:
+            yield f"{indent}{head} {_flow(node)}  #{note} {node.loc}"
 
 
 def _code_lines(what: str, code: GeneratedCode | None) -> Iterator[str]:
@@ -73,11 +139,14 @@ def _variant_code(variant: CompiledVariant) -> Iterator[str]:
         yield from _code_lines("children statement", variant.children.statement.code)
 
 
-def _variant_fields(variant: CompiledVariant) -> Iterator[str]:
+def _variant_fields(
+    variant: CompiledVariant, fragments: Mapping[str, Node] | None
+) -> Iterator[str]:
+    printer = _Printer(fragments)
     for key in ("statement", "children"):
         part = variant.body.get(key)
         if part is not None:
-            yield from _explain_lines(part, f"/{key}")
+            yield from (line for line in printer.lines(part, "  ", f"{key}:") if line)
 
 
 @click.command()
@@ -88,6 +157,11 @@ def _variant_fields(variant: CompiledVariant) -> Iterator[str]:
     is_flag=True,
     help="Print the generated builders instead of the fields (each value with its file:line).",
 )
+@click.option(
+    "--expand",
+    is_flag=True,
+    help="Write each fragment (!ref) out where it is used, with where it is defined.",
+)
 @overlay_option
 @target_option
 @click.pass_context
@@ -95,18 +169,20 @@ def explain(
     ctx: click.Context,
     event: str,
     show_code: bool,
+    expand: bool,
     overlays: tuple[Path, ...],
     targets: list[str],
 ) -> None:
-    """Print the effective mapping of EVENT with the file:line behind each field."""
+    """Print the effective mapping of EVENT as YAML, with the file:line:col behind each value."""
     settings = settings_of(ctx, overlays=overlays)
     for target in targets:
         if len(targets) > 1:
             click.echo(f"== {target}")
-        _explain_one(event, load_command_plan(settings, target), show_code=show_code)
+        plan = load_command_plan(settings, target)
+        _explain_one(event, plan, show_code=show_code, expand=expand)
 
 
-def _explain_one(event: str, plan: Plan, *, show_code: bool) -> None:
+def _explain_one(event: str, plan: Plan, *, show_code: bool, expand: bool) -> None:
     if event in plan.disabled:
         click.echo(f"{event}: disabled ({plan.disabled[event]})")
         return
@@ -126,5 +202,7 @@ def _explain_one(event: str, plan: Plan, *, show_code: bool) -> None:
         click.echo(f"variant {variant.name}:")
         if variant.required:
             click.echo("  required: " + ", ".join(path for path, _ in variant.required))
-        for line in _variant_code(variant) if show_code else _variant_fields(variant):
+        fragments = plan.sources.fragments if expand else None
+        lines = _variant_code(variant) if show_code else _variant_fields(variant, fragments)
+        for line in lines:
             click.echo(line)

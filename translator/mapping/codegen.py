@@ -36,7 +36,7 @@ from translator.mapping.directives import (
     template_parts,
     template_text,
 )
-from translator.mapping.nodes import Loc, Node, child_pointer
+from translator.mapping.nodes import LIST_MARKERS, MERGE_MARKERS, Loc, Node, child_pointer
 from translator.mapping.paths import compile_path, plain_steps
 from translator.missing import MISSING
 
@@ -249,7 +249,9 @@ class _Generator:
             return self._map(node)
         if node.kind == "seq":
             return self._list(node)
-        if node.tag == "!replace":  # what no overlay merge consumed is the subtree itself
+        if node.tag in MERGE_MARKERS and (node.tag not in LIST_MARKERS or node.value.kind == "seq"):
+            # what no overlay merge consumed is the subtree itself (`!append 3`: the closure
+            # reports it)
             return self.value(node.value)
         handler = self._handlers.get(node.tag)
         if handler is not None:

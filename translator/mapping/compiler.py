@@ -15,8 +15,9 @@ from translator.mapping.directives import (
     CompileContext,
     Evaluator,
 )
-from translator.mapping.nodes import Loc, Node, merge_nodes
+from translator.mapping.nodes import Loc, Node, child_pointer, merge_nodes
 from translator.mapping.paths import PathSyntaxError, compile_path
+from translator.mapping.proof import prove_statement
 from translator.messages import did_you_mean
 from translator.missing import MISSING
 from translator.statement_ids import id_suffix
@@ -149,19 +150,29 @@ def _compile_statement(
     name: str,
     skip_unless: Node | None = None,
     required: tuple[str, ...] = (),
+    event: str,
 ) -> CheckedTemplate:
-    """A statement template: a map whose evaluation always returns a fresh top-level dict."""
+    """A statement template: a map whose evaluation always returns a fresh top-level dict,
+    proven against the target's rules in every shape it can take (translator.mapping.proof)."""
     if node is None:
         ctx.issues.add(where, "missing key 'statement'")
         return _NO_STATEMENT
     if node.kind != "map":
         ctx.issues.add(node.loc, "'statement' is a map (the statement template)")
         return _NO_STATEMENT
-    return compile_statement(node, ctx, name=name, skip_unless=skip_unless, required=required)
+    before = len(ctx.issues.items)
+    compiled = compile_statement(node, ctx, name=name, skip_unless=skip_unless, required=required)
+    # A mapping with mistakes already reported is not proven further: one mistake, one message.
+    own = child_pointer("/events", event) + "/"
+    if len(ctx.issues.items) == before and not any(
+        issue.pointer.startswith(own) for issue in ctx.issues.items
+    ):
+        prove_statement(node, ctx, event=event)
+    return compiled
 
 
 def _compile_children(
-    node: Node, parent_statement: Node | None, ctx: CompileContext, *, name: str
+    node: Node, parent_statement: Node | None, ctx: CompileContext, *, name: str, event: str
 ) -> CompiledChildren | None:
     """`children` of a variant; `name` (event/variant) names its builders' tracebacks."""
     if node.kind != "map":
@@ -188,7 +199,9 @@ def _compile_children(
     return CompiledChildren(
         over=compile_template(over, ctx, name=f"{name} children.over"),
         min_items=min_items,
-        statement=_compile_statement(statement, ctx, node.loc, name=f"{name} children"),
+        statement=_compile_statement(
+            statement, ctx, node.loc, name=f"{name} children", event=event
+        ),
     )
 
 
@@ -229,9 +242,16 @@ def _compile_variant(
             name=f"{event_name}/{name} statement",
             skip_unless=skip_node.get("value") if skip_node is not None else None,
             required=tuple(path for path, _ in required),
+            event=event_name,
         ),
         children=(
-            _compile_children(children, body.get("statement"), ctx, name=f"{event_name}/{name}")
+            _compile_children(
+                children,
+                body.get("statement"),
+                ctx,
+                name=f"{event_name}/{name}",
+                event=event_name,
+            )
             if children is not None
             else None
         ),

@@ -52,7 +52,9 @@ class TargetRules(Protocol):
     `name` is also the folder of its mappings (`mappings/<name>/`). `place` gives the check of an
     event value at `path` (list items are "*"), or None when no rule covers that place: then the
     template's statements are checked whole, every time. `check` raises TranslationError for an
-    invalid statement; `relations_ok` tests only the rules across fields; `strict_check` is the
+    invalid statement; `problems` returns every rule a statement breaks, each as
+    "/json/pointer: message" (what proves templates at load, translator.mapping.proof, reads);
+    `relations_ok` tests only the rules across fields; `strict_check` is the
     slow, thorough check of `--strict` and the tests. `statement_id` writes a UUID text in the
     form the standard gives ids (a plain UUID, a `urn:uuid:`). `overlay_folders` names the
     parts of an overlay directory that apply to its plan, in order ("" is the directory's own
@@ -68,6 +70,8 @@ class TargetRules(Protocol):
     def place(self, path: tuple[str, ...], constant_at: ConstantAt) -> Place | None: ...
 
     def check(self, statement: dict[str, Any]) -> None: ...
+
+    def problems(self, statement: dict[str, Any]) -> list[str]: ...
 
     def relations_ok(self, statement: dict[str, Any]) -> bool: ...
 

@@ -63,6 +63,7 @@ class CompileContext:
     target: TargetRules
     _fragment_cache: dict[str, Compiled] = field(default_factory=dict)
     _fragment_stack: list[str] = field(default_factory=list)
+    _proof_reported: set[tuple[Any, str]] = field(default_factory=set)  # translator.mapping.proof
 
 
 def evaluator(compiled: Compiled) -> Evaluator:
@@ -573,12 +574,20 @@ def is_deleted(node: Node) -> bool:
 
 
 def _replace(node: Node, ctx: CompileContext) -> Compiled:
-    """`!replace X` that no merge consumed is X itself."""
+    """`!replace X` or `!merge X` that no merge consumed is X itself."""
+    return compile_node(node.value, ctx)
+
+
+def _extend(node: Node, ctx: CompileContext) -> Compiled:
+    """`!append [...]` or `!prepend [...]`: the list (with what it was merged into, if any)."""
+    if node.value.kind != "seq":
+        ctx.issues.add(node.loc, f"{node.tag} takes a list (the items to add)")
+        return Const(MISSING)
     return compile_node(node.value, ctx)
 
 
 def _misplaced(node: Node, ctx: CompileContext) -> Compiled:
-    where = "a value of a map" if node.tag == "!delete" else "an event entry of an overlay"
+    where = "a value of a map" if node.tag == "!delete" else "an event entry of a mapping file"
     ctx.issues.add(node.loc, f"{node.tag} is only meaningful as {where}")
     return Const(MISSING)
 
@@ -596,6 +605,10 @@ DIRECTIVES: Mapping[str, Callable[[Node, CompileContext], Compiled]] = {
     "!ref": _ref,
     "!each": _each,
     "!replace": _replace,
+    "!merge": _replace,
+    "!append": _extend,
+    "!prepend": _extend,
     "!delete": _misplaced,
     "!disable": _misplaced,
+    "!new": _misplaced,
 }

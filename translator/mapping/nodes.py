@@ -11,6 +11,8 @@ import yaml
 from translator.errors import MappingIssue
 
 __all__ = [
+    "LIST_MARKERS",
+    "MERGE_MARKERS",
     "Issues",
     "Loc",
     "Node",
@@ -49,6 +51,9 @@ class Node:
     value: Any
     loc: Loc
     tag: str = ""
+    # An `!append` or `!prepend` list after merges: the items it adds (front, back), which a
+    # plain list merged over it later still gets (see merge_nodes).
+    around: tuple[tuple[Node, ...], tuple[Node, ...]] | None = None
 
     def get(self, key: str) -> Node | None:
         """The child of a map node under `key`, or None."""
@@ -60,9 +65,16 @@ class Issues:
     """Collects every mapping problem of a run, so all of them are reported together."""
 
     items: list[MappingIssue] = field(default_factory=list)
+    warnings: list[MappingIssue] = field(default_factory=list)
 
     def add(self, loc: Loc, message: str) -> None:
         self.items.append(MappingIssue(loc.file, loc.line, loc.column, loc.pointer or "/", message))
+
+    def warn(self, loc: Loc, message: str) -> None:
+        """A likely mistake that still compiles (an error under `check --strict`)."""
+        self.warnings.append(
+            MappingIssue(loc.file, loc.line, loc.column, loc.pointer or "/", message)
+        )
 
 
 def child_pointer(pointer: str, key: str | int) -> str:
@@ -150,19 +162,70 @@ def load_yaml_file(path: Path, issues: Issues, *, shown_as: str | None = None) -
     return _convert(raw, name, "", issues)
 
 
+LIST_MARKERS = ("!append", "!prepend")
+"""Merge markers of a list: add these items to the inherited list instead of replacing it."""
+MERGE_MARKERS = ("!replace", "!merge", *LIST_MARKERS)
+"""Tags that say how a node merges; where nothing is merged, each is just the node it holds."""
+
+
+def _items(node: Node) -> list[Node] | None:
+    """The items of a list, plain or marked; None for anything else."""
+    if node.kind == "seq":
+        return list(node.value)
+    if node.kind == "tag" and node.tag in LIST_MARKERS and node.value.kind == "seq":
+        return list(node.value.value)
+    return None
+
+
+def _around(node: Node) -> tuple[tuple[Node, ...], tuple[Node, ...]]:
+    """The items a marked list adds in front and at the back; ((), ()) for anything else."""
+    if node.kind != "tag" or node.tag not in LIST_MARKERS or node.value.kind != "seq":
+        return (), ()
+    if node.around is not None:
+        return node.around
+    items = tuple(node.value.value)
+    return ((), items) if node.tag == "!append" else (items, ())
+
+
+def _marked_list(
+    tag: str, items: list[Node], around: tuple[tuple[Node, ...], tuple[Node, ...]], loc: Loc
+) -> Node:
+    return Node("tag", Node("seq", items, loc), loc, tag, around)
+
+
 def merge_nodes(base: Node, change: Node) -> Node | None:
     """Deep-merge `change` over `base`: maps merge key by key, anything else replaces.
 
-    Where `change` meets `base`, `!replace X` replaces the subtree whole and `!delete` removes
-    the key; returns None when `change` itself is `!delete`. Keys that `base` lacks are taken
-    as written, tags included, so that a later merge (a child statement over its parent) still
-    sees them; compiling reads `!replace X` as X and drops `!delete` keys.
+    Where `change` meets `base`, `!replace X` replaces the subtree whole, `!merge X` merges X
+    (said explicitly, as an overlay must for a fragment), `!delete` removes the key (returns
+    None when `change` itself is `!delete`), and `!append [...]` / `!prepend [...]` add items
+    to the inherited list. A marked list stays marked: a plain list merged over it later (an
+    event's own list over its fragment's) gets the marked items too. Keys that `base` lacks are
+    taken as written, tags included, so that a later merge (a child statement over its parent)
+    still sees them; compiling reads each marker as the node it holds and drops `!delete` keys.
     """
     if change.kind == "tag" and change.tag == "!delete":
         return None
     if change.kind == "tag" and change.tag == "!replace":
         replacement: Node = change.value
         return replacement
+    if change.kind == "tag" and change.tag == "!merge":
+        return merge_nodes(base, change.value)
+    if change.kind == "tag" and change.tag in LIST_MARKERS:
+        added = _items(change)
+        if added is None:  # not a list: compiling reports it
+            return change
+        inherited = _items(base) or []
+        front, back = _around(base)
+        if change.tag == "!append":
+            items, around = [*inherited, *added], (front, (*back, *added))
+        else:
+            items, around = [*added, *inherited], ((*added, *front), back)
+        return _marked_list(change.tag, items, around, change.loc)
+    base_front, base_back = _around(base)
+    if (base_front or base_back) and change.kind == "seq":
+        items = [*base_front, *change.value, *base_back]
+        return _marked_list(base.tag, items, (base_front, base_back), change.loc)
     if base.kind == "map" and change.kind == "map":
         merged = dict(base.value)
         for key, node in change.value.items():

@@ -10,8 +10,9 @@ from importlib.metadata import PackageNotFoundError, version
 from types import MappingProxyType
 from typing import Any
 
+from translator.catalog import catalog_names
 from translator.config import Settings
-from translator.errors import MappingError
+from translator.errors import MappingError, MappingIssue
 from translator.mapping.assembly import SHARED_FOLDER, MappingSources, assemble, env_vars
 from translator.mapping.compiler import CompiledEvent, compile_event
 from translator.mapping.contract import TargetRules
@@ -19,7 +20,18 @@ from translator.mapping.directives import CompileContext, plain_data
 from translator.mapping.functions import FunctionContext, load_actor_map
 from translator.mapping.nodes import Issues, Node
 
-__all__ = ["Plan", "compile_context", "load_plan", "translator_version"]
+__all__ = ["ENGINE_VARS", "Plan", "compile_context", "load_plan", "translator_version"]
+
+
+ENGINE_VARS: Mapping[str, str] = MappingProxyType(
+    {
+        "lms_root_url": "set the LMS root with the setting lms_root_url"
+        " (TRANSLATOR_LMS_ROOT_URL, or lms_root_url in the config file)",
+        "translator_version": "it is the installed version of edx-xapi-translator",
+    }
+)
+"""Vars the engine sets, which no mapping file or TRANSLATOR_VAR_ variable may: what to do
+instead."""
 
 
 def translator_version() -> str:
@@ -40,6 +52,7 @@ class Plan:
     disabled: Mapping[str, str]
     sources: MappingSources
     ephemeral_pseudonyms: bool
+    warnings: tuple[MappingIssue, ...] = ()
 
     def event_names(self) -> list[str]:
         """Every event name the plan translates, aliases included, sorted."""
@@ -71,6 +84,13 @@ def compile_context(
     """What compiling the mappings of `sources` needs: their vars (with those of `environ` and
     `settings`), tables and fragments, and the functions' run context (a random pseudonym
     secret without `pseudonym_secret`). Raises ConfigError for an unreadable actor map."""
+    for name in ENGINE_VARS:
+        node = sources.vars.get(name)
+        if node is not None:
+            issues.add(
+                node.loc,
+                f"var {name!r} is set by the engine and cannot be set here; {ENGINE_VARS[name]}",
+            )
     variables: dict[str, Any] = {name: plain_data(node) for name, node in sources.vars.items()}
     variables.update(env_vars(dict(environ)))
     variables["lms_root_url"] = settings.lms_root_url.rstrip("/")
@@ -97,6 +117,7 @@ def load_plan(
     *,
     environ: Mapping[str, str] | None = None,
     known_targets: Collection[str] | None = None,
+    strict: bool = False,
 ) -> Plan:
     """Read, merge and compile the core mappings of `target` (`_shared/` and `<target.name>/`)
     and the overlays of `settings`; one plan per target.
@@ -105,7 +126,9 @@ def load_plan(
     only (`ephemeral_pseudonyms` is set so the caller can warn). Raises MappingError listing
     every problem of every file, and ConfigError for an unreadable actor map. Of each overlay,
     the folders `target.overlay_folders` names apply; given the names of every target
-    (`known_targets`), a subfolder that is no target's is reported.
+    (`known_targets`), a subfolder that is no target's is reported. Likely mistakes that
+    still compile (a new event named like a known one, two files of an overlay setting one
+    value) are the plan's `warnings`, or errors when `strict`.
     """
     env = dict(os.environ if environ is None else environ)
     issues = Issues()
@@ -117,6 +140,7 @@ def load_plan(
         issues,
         overlay_folders=target.overlay_folders,
         known_folders=known,
+        catalogued=catalog_names(),
     )
 
     ctx = compile_context(settings, target, sources, issues, environ=env)
@@ -139,6 +163,8 @@ def load_plan(
                 continue
             events[key] = compiled
             where[key] = f"{name} ({body.loc})"
+    if strict:
+        issues.items.extend(issues.warnings)
     if issues.items:
         raise MappingError(issues.items)
     return Plan(
@@ -147,4 +173,7 @@ def load_plan(
         disabled=MappingProxyType({k: reason for k, (reason, _loc) in sources.disabled.items()}),
         sources=sources,
         ephemeral_pseudonyms=settings.pseudonym_secret is None,
+        warnings=tuple(
+            sorted(issues.warnings, key=lambda i: (i.file, i.line, i.column, i.pointer))
+        ),
     )

@@ -170,6 +170,8 @@ class ForwardingSink:
     def finish(self) -> None:
         for route in self.routes:
             route.finish()
+        for warning in self._router.unmatched():
+            logger.warning("%s", warning)
 
     def interrupt(self, reason: str) -> None:
         """Stop: what is not yet settled goes to the dead-letter store with `reason`."""

@@ -29,6 +29,7 @@ class Target:
     version: str
     place: Callable[[tuple[str, ...], ConstantAt], Place | None]
     check: Check
+    problems: Callable[[dict[str, Any]], list[str]]
     relations_ok: Callable[[dict[str, Any]], bool]
     strict_check: Check
     statement_id: Callable[[str], str]

@@ -133,14 +133,51 @@ def test_check_reports_catalog_coverage(runner: CliRunner) -> None:
     assert "not mapped: edx.course.enrollment.upgrade.clicked" in result.stdout
 
 
+def test_check_sample_runs_a_log_through_the_mappings(runner: CliRunner, tmp_path: Path) -> None:
+    log = tmp_path / "tracking.log"
+    log.write_bytes(LOG)
+    result = runner.invoke(main, ["check", "--sample", str(log)])
+    assert result.exit_code == 0, result.stderr
+    sample = result.stdout[result.stdout.index("sample:") :].splitlines()
+    assert sample == [
+        "sample: 9 lines: 2 translated, 2 skipped, 5 rejected",
+        "  (not an event): 0 translated, 0 skipped, 4 rejected",
+        "      rejected: invalid JSON: unexpected end of data: line 1 column 53 (char 52)",
+        "      rejected: JSON value is an array, not an object",
+        "      rejected: not valid UTF-8",
+        "  edx.bookmark.added: 0 translated, 1 skipped, 0 rejected",
+        "      skipped: no mapping",
+        "  edx.course.enrollment.activated: 2 translated, 1 skipped, 1 rejected",
+        "      rejected: missing required field $.event.course_id",
+        "      skipped: anonymous user",
+    ]
+
+
 def test_explain_shows_the_file_and_line_of_each_field(runner: CliRunner) -> None:
     result = runner.invoke(main, ["explain", "edx.course.enrollment.activated"])
     assert result.exit_code == 0, result.stderr
-    assert '/statement/verb/id: "http://adlnet.gov/expapi/verbs/registered"' in result.stdout
-    assert "xapi/enrollment.yaml:" in result.stdout
+    lines = result.stdout.splitlines()
+    # YAML-like: each key on its own line, indented under its parent, the YAML node as a comment
+    verb = lines.index("    verb:")
+    assert lines[verb + 1].startswith("      id: http://adlnet.gov/expapi/verbs/registered  # ")
+    assert "xapi/enrollment.yaml:" in lines[verb + 1]
+    # pointers unescaped: an extension key is written as the IRI it is
+    assert any(
+        line.strip().startswith("https://w3id.org/xapi/acrossx/extensions/type: !path")
+        for line in lines
+    )
     unknown = runner.invoke(main, ["explain", "edx.course.enrolment.activated"])
     assert unknown.exit_code == 2
     assert "did you mean 'edx.course.enrollment.activated'?" in unknown.stderr
+
+
+def test_explain_expand_writes_fragments_out_where_used(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["explain", "--expand", "edx.course.enrollment.activated"])
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    actor = next(line for line in lines if line.strip().startswith("actor:"))
+    assert "# !ref actor (" in actor  # where the fragment was used, then its own lines
+    assert lines[lines.index(actor) + 1].strip().startswith("objectType: Agent  # ")
 
 
 def test_explain_code_shows_the_generated_builders_with_yaml_lines(

@@ -79,6 +79,8 @@ def test_core_event_is_either_mapped_or_disabled(tmp_path: Path) -> None:
         'events:\n  edx.a: !disable "no fitting verb"\n'
         "  edx.b:\n    statement: {verb: {id: http://adlnet.gov/expapi/verbs/experienced}}\n"
     )
+    # (the statements are not whole, and the proof at load says so: only the placement errors
+    # are asserted here)
     (core / "xapi" / "b.yaml").write_text(
         "events:\n  edx.a:\n    statement: {verb: {id: http://adlnet.gov/expapi/verbs/experienced}}\n"
         '  edx.b: !disable "mapped in a.yaml"\n  edx.c: !disable "x"\n'
@@ -86,7 +88,8 @@ def test_core_event_is_either_mapped_or_disabled(tmp_path: Path) -> None:
     (core / "xapi" / "c.yaml").write_text('events:\n  edx.c: !disable "again"\n')
     with pytest.raises(MappingError) as caught:
         load_plan(Settings(mappings_dir=core, pseudonym_secret="t"), XAPI, environ={})
-    assert [str(issue) for issue in caught.value.issues] == [
+    placement = [str(i) for i in caught.value.issues if "/statement:" not in str(i)]
+    assert placement == [
         "mappings/xapi/b.yaml:3:5: /events/edx.a: event 'edx.a' is disabled at "
         "mappings/xapi/a.yaml:2:10: map it or disable it",
         "mappings/xapi/b.yaml:4:10: /events/edx.b: event 'edx.b' is mapped at "

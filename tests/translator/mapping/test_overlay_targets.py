@@ -39,7 +39,7 @@ events:
 SHARED_CHANGE = """\
 vars:
   discussion_api_path: /api/forum/v2
-fragments:
+fragments: !replace
   course_iri: !concat [!var lms_root_url, /courses/, !ref course_id]
 """
 

@@ -75,7 +75,7 @@ def test_overlay_adds_an_event(tmp_path: Path) -> None:
     overlay = _overlay(
         tmp_path,
         "uni",
-        "events:\n  edx.bookmark.added:\n    extends: base\n    statement:\n"
+        "events:\n  edx.bookmark.added: !new\n    extends: base\n    statement:\n"
         "      verb: {id: http://id.tincanapi.com/verb/bookmarked, display: {en: bookmarked}}\n"
         "      object: {id: !ref course_iri}\n",
     )
@@ -98,11 +98,6 @@ def test_overlay_misspelled_event_is_an_error_with_a_suggestion(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)  # overlay files are named relative to the working directory
-    overlay = _overlay(
-        tmp_path,
-        "uni",
-        "events:\n  edx.course.enrolment.activated:\n    statement:\n      verb: {id: http://x.org/v}\n",
-    )
     broken = _overlay(tmp_path, "two", "events:\n  edx.course.enrolment.deactivated: !disable\n")
     with pytest.raises(MappingError) as caught:
         _plan(broken)
@@ -110,14 +105,29 @@ def test_overlay_misspelled_event_is_an_error_with_a_suggestion(
         "two/overlay.yaml:2:37: /events/edx.course.enrolment.deactivated: unknown event "
         "'edx.course.enrolment.deactivated'; did you mean 'edx.course.enrollment.deactivated'?"
     ]
-    # A whole new mapping under a new name is an addition, not a misspelling...
-    assert _plan(overlay).mapping_for("edx.course.enrolment.activated") is not None
-    # ...but a partial change of an unknown name is one.
-    partial = _overlay(
-        tmp_path, "three", "events:\n  edx.course.enrolment.activated:\n    require: [$.time]\n"
+    # A misspelt name is an error whatever its body holds, a whole mapping included...
+    whole = _overlay(
+        tmp_path,
+        "uni",
+        "events:\n  edx.course.enrolment.activated:\n    extends: base\n    statement:\n"
+        "      verb: {id: http://x.org/v}\n      object: {id: http://x.org/o}\n",
     )
     with pytest.raises(MappingError, match=r"did you mean 'edx\.course\.enrollment\.activated'"):
-        _plan(partial)
+        _plan(whole)
+    # ...and a new event is said to be new: then a near miss is only a warning.
+    new = _overlay(
+        tmp_path,
+        "new",
+        "events:\n  edx.course.enrolment.activated: !new\n    extends: base\n    statement:\n"
+        "      verb: {id: http://x.org/v}\n      object: {id: http://x.org/o}\n",
+    )
+    plan = _plan(new)
+    assert plan.mapping_for("edx.course.enrolment.activated") is not None
+    assert [str(w) for w in plan.warnings] == [
+        "new/overlay.yaml:2:35: /events/edx.course.enrolment.activated: new event "
+        "'edx.course.enrolment.activated' is 1 edit(s) from 'edx.course.enrollment.activated'"
+        " (mapped); did you mean 'edx.course.enrollment.activated'?"
+    ]
 
 
 def test_overlays_apply_in_order(tmp_path: Path) -> None:

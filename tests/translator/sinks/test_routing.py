@@ -32,3 +32,22 @@ def test_router_sends_a_targets_statements_only_to_destinations_of_that_kind() -
     router = Router([Destination(name="lrs", url="https://lrs.example.org/xAPI")])
     assert [d.name for d in router.route(_outcome("Org", None), "xapi")] == ["lrs"]
     assert router.route(_outcome("Org", None), "caliper") == []
+
+
+def test_router_names_filter_values_that_matched_no_event() -> None:
+    lower = Destination(name="mitx", url="https://mitx.example.org/xAPI", orgs=frozenset({"mitx"}))
+    both = Destination(
+        name="uq",
+        url="https://uq.example.org/xAPI",
+        orgs=frozenset({"UQx"}),
+        courses=frozenset({"course-v1:UQx+DS+2024", "course-v1:UQx+ML+2024"}),
+    )
+    router = Router([lower, both])
+    router.route(_outcome(None, "course-v1:MITx+6.002x+2024"), "xapi")  # org MITx, not mitx
+    router.route(_outcome(None, "course-v1:UQx+DS+2024"), "xapi")
+    assert router.unmatched() == [
+        "destination 'mitx': filter orgs 'mitx' matched no event in this run"
+        " (filters match exactly, case included)",
+        "destination 'uq': filter courses 'course-v1:UQx+ML+2024' matched no event in this run"
+        " (filters match exactly, case included)",
+    ]

@@ -30,14 +30,23 @@ from translator.targets.target import Target
 from translator.targets.xapi import XAPI
 
 
-def _check(statement: dict[str, Any]) -> None:
-    problems = [key for key in ("id", "type", "who") if not isinstance(statement.get(key), str)]
-    if problems:
-        raise TranslationError("invalid event: missing " + ", ".join(problems))
-    if not statement["id"].startswith("urn:uuid:"):
-        raise TranslationError("invalid event: /id is not a urn:uuid")
+def _problems(statement: dict[str, Any]) -> list[str]:
+    problems = [
+        f"/{key}: is required text"
+        for key in ("id", "type", "who")
+        if not isinstance(statement.get(key), str)
+    ]
+    if isinstance(statement.get("id"), str) and not statement["id"].startswith("urn:uuid:"):
+        problems.append("/id: is not a urn:uuid")
     if not isinstance(statement.get("mode", ""), str):
-        raise TranslationError("invalid event: /mode is not text")
+        problems.append("/mode: is not text")
+    return problems
+
+
+def _check(statement: dict[str, Any]) -> None:
+    problems = _problems(statement)
+    if problems:
+        raise TranslationError("invalid event: " + problems[0].replace(": ", " ", 1))
 
 
 def _place(path: tuple[str, ...], constant_at: ConstantAt) -> Place | None:
@@ -51,6 +60,7 @@ SKELETON = Target(
     version="0.1",
     place=_place,
     check=_check,
+    problems=_problems,
     relations_ok=lambda _statement: True,
     strict_check=_check,
     statement_id=lambda uuid_text: f"urn:uuid:{uuid_text}",

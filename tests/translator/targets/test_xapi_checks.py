@@ -363,7 +363,7 @@ def test_statement_problems_accepts_rfc5646_language_tags(tag: str) -> None:
     assert problems_after({"/verb/display": {tag: "evaluated"}, "/context/language": tag}) == []
 
 
-@pytest.mark.parametrize("tag", ["en_US", "e", "en-", "123", "", "en-US-"])
+@pytest.mark.parametrize("tag", ["en_US", "e", "en-", "123", "", "en-US-", "english"])
 def test_statement_problems_refuses_malformed_language_tags(tag: str) -> None:
     shown = json.dumps(tag)
     assert problems_after({"/verb/display": {tag: "evaluated"}, "/context/language": tag}) == [

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Final
 
-from translator.targets.caliper.checks import CALIPER_VERSION, action_ok, check_event, place
+from translator.targets.caliper.checks import (
+    CALIPER_VERSION,
+    action_ok,
+    check_event,
+    event_problems,
+    place,
+)
 from translator.targets.caliper.strict import strict_check
 from translator.targets.target import Target
 
@@ -21,6 +27,7 @@ CALIPER: Final = Target(
     version=CALIPER_VERSION,
     place=place,
     check=check_event,
+    problems=event_problems,
     relations_ok=action_ok,
     strict_check=strict_check,
     statement_id=_urn_uuid,

@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import Final
 
 from translator.targets.target import Target
-from translator.targets.xapi.checks import XAPI_VERSION, check_statement, place, score_ok
+from translator.targets.xapi.checks import (
+    XAPI_VERSION,
+    check_statement,
+    place,
+    score_ok,
+    statement_problems,
+)
 from translator.targets.xapi.strict import strict_check
 
 __all__ = ["XAPI"]
@@ -21,6 +27,7 @@ XAPI: Final = Target(
     version=XAPI_VERSION,
     place=place,
     check=check_statement,
+    problems=statement_problems,
     relations_ok=score_ok,
     strict_check=strict_check,
     statement_id=_plain_uuid,

@@ -44,8 +44,10 @@ _SHA2: Final = re.compile(
     r"[0-9a-fA-F]{56}(?:[0-9a-fA-F]{8}|[0-9a-fA-F]{40}|[0-9a-fA-F]{72})?"
 ).fullmatch
 # RFC 5646 langtag | privateuse | irregular grandfathered tags (the regular ones match langtag).
+# A primary language subtag of 4 to 8 letters is reserved or for future registration (the IANA
+# registry holds none), so it is refused: a key such as `english` is a mistake, not a language.
 _LANGUAGE_TAG: Final = re.compile(
-    r"(?:[A-Za-z]{2,3}(?:-[A-Za-z]{3}){0,3}|[A-Za-z]{4,8})"
+    r"(?:[A-Za-z]{2,3}(?:-[A-Za-z]{3}){0,3})"
     r"(?:-[A-Za-z]{4})?"
     r"(?:-(?:[A-Za-z]{2}|[0-9]{3}))?"
     r"(?:-(?:[A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*"
