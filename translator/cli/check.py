@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from translator.cli.common import load_command_plan, overlay_option, settings_of
+from translator.cli.common import load_command_plan, mapping_options, overlay_option, settings_of
 
 __all__ = ["catalog", "check"]
 
@@ -23,6 +23,7 @@ def catalog() -> list[dict[str, Any]]:
 
 @click.command()
 @overlay_option
+@mapping_options
 @click.pass_context
 def check(ctx: click.Context, overlays: tuple[Path, ...]) -> None:
     """Validate the mappings (with overlays) and report coverage of the reference catalog."""

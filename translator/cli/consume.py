@@ -19,6 +19,7 @@ from translator.cli.common import (
     fail,
     library_warnings,
     load_command_plan,
+    mapping_options,
     overlay_option,
     redact,
     retry_policy,
@@ -62,6 +63,7 @@ DEFAULT_GROUP = "edx-xapi-translator"
     "(default: the host name).",
 )
 @overlay_option
+@mapping_options
 @click.option(
     "--from-start",
     "start",

@@ -8,7 +8,13 @@ from pathlib import Path
 import click
 
 from translator.cli.check import catalog
-from translator.cli.common import fail, load_command_plan, overlay_option, settings_of
+from translator.cli.common import (
+    fail,
+    load_command_plan,
+    mapping_options,
+    overlay_option,
+    settings_of,
+)
 from translator.errors import ConfigError, InputError
 from translator.intake.events import parse_line
 from translator.intake.lines import read_lines
@@ -20,6 +26,7 @@ __all__ = ["coverage"]
 @click.command()
 @click.argument("paths", nargs=-1, required=True)
 @overlay_option
+@mapping_options
 @click.pass_context
 def coverage(ctx: click.Context, paths: tuple[str, ...], overlays: tuple[Path, ...]) -> None:
     """Count the event types in a log and say which are mapped."""

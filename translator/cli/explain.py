@@ -10,7 +10,13 @@ from typing import Any
 
 import click
 
-from translator.cli.common import fail, load_command_plan, overlay_option, settings_of
+from translator.cli.common import (
+    fail,
+    load_command_plan,
+    mapping_options,
+    overlay_option,
+    settings_of,
+)
 from translator.mapping.codegen import GeneratedCode
 from translator.mapping.compiler import CompiledVariant
 from translator.mapping.nodes import Node, child_pointer
@@ -82,6 +88,7 @@ def _variant_fields(variant: CompiledVariant) -> Iterator[str]:
     help="Print the generated builders instead of the fields (each value with its file:line).",
 )
 @overlay_option
+@mapping_options
 @click.pass_context
 def explain(ctx: click.Context, event: str, show_code: bool, overlays: tuple[Path, ...]) -> None:
     """Print the effective mapping of EVENT with the file:line behind each field."""

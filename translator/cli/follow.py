@@ -17,6 +17,7 @@ from translator.cli.common import (
     fail,
     library_warnings,
     load_command_plan,
+    mapping_options,
     overlay_option,
     retry_policy,
     settings_of,
@@ -41,6 +42,7 @@ __all__ = ["follow"]
 @click.command()
 @click.argument("paths", nargs=-1, required=True)
 @overlay_option
+@mapping_options
 @click.option(
     "--from-start",
     "start",

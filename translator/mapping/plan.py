@@ -10,13 +10,18 @@ from importlib.metadata import PackageNotFoundError, version
 from types import MappingProxyType
 from typing import Any
 
-from translator.config import Settings
+from translator.config import Settings, overlay_dirs
 from translator.errors import MappingError
 from translator.mapping.assembly import MappingSources, assemble, env_vars
 from translator.mapping.compiler import CompiledEvent, compile_event
 from translator.mapping.contract import TargetRules
 from translator.mapping.directives import CompileContext, plain_data
-from translator.mapping.functions import FunctionContext, load_actor_map
+from translator.mapping.functions import (
+    ActorMap,
+    FunctionContext,
+    load_actor_map,
+    load_course_names,
+)
 from translator.mapping.nodes import Issues, Node
 
 __all__ = ["Plan", "compile_context", "load_plan", "translator_version"]
@@ -70,16 +75,26 @@ def compile_context(
 ) -> CompileContext:
     """What compiling the mappings of `sources` needs: their vars (with those of `environ` and
     `settings`), tables and fragments, and the functions' run context (a random pseudonym
-    secret without `pseudonym_secret`). Raises ConfigError for an unreadable actor map."""
-    variables: dict[str, Any] = {name: plain_data(node) for name, node in sources.vars.items()}
+    secret without `pseudonym_secret`). Vars, weakest first: `transformer_version` (this
+    service's name and version), the files', the environment's (TRANSLATOR_VAR_<NAME>), the
+    command line's (`mapping_vars`); `lms_root_url` and `translator_version` are always the
+    settings'. Raises ConfigError for an unreadable actor map or course names file."""
+    version = translator_version()
+    variables: dict[str, Any] = {"transformer_version": f"edx-xapi-translator@{version}"}
+    variables.update((name, plain_data(node)) for name, node in sources.vars.items())
     variables.update(env_vars(dict(environ)))
+    variables.update(settings.mapping_vars)
     variables["lms_root_url"] = settings.lms_root_url.rstrip("/")
-    variables["translator_version"] = translator_version()
+    variables["translator_version"] = version
 
     secret = settings.pseudonym_secret
+    actors = load_actor_map(settings.actor_map) if settings.actor_map else ActorMap({})
     functions = FunctionContext(
         pseudonym_secret=(secret or secrets.token_hex(32)).encode(),
-        actor_map=load_actor_map(settings.actor_map) if settings.actor_map else {},
+        actor_map=actors.by_user_id,
+        actor_map_given=settings.actor_map is not None,
+        actor_usernames=actors.by_username,
+        course_names=load_course_names(settings.course_names) if settings.course_names else {},
     )
     return CompileContext(
         issues=issues,
@@ -103,7 +118,7 @@ def load_plan(
     """
     env = dict(os.environ if environ is None else environ)
     issues = Issues()
-    sources = assemble(settings.mappings_dir, target.name, settings.overlays, issues)
+    sources = assemble(settings.mappings_dir, target.name, overlay_dirs(settings.overlays), issues)
 
     ctx = compile_context(settings, target, sources, issues, environ=env)
     for name, node in sources.tables.items():
