@@ -12,7 +12,7 @@ from translator.messages import did_you_mean
 
 __all__ = ["SECTIONS", "SHARED_FOLDER", "MappingSources", "assemble", "core_files", "env_vars"]
 
-SECTIONS = ("vars", "fragments", "tables", "events")
+SECTIONS = ("vars", "fragments", "tables", "events", "relax")
 SHARED_FOLDER = "_shared"
 
 
@@ -26,6 +26,8 @@ class MappingSources:
     events: dict[str, Node] = field(default_factory=dict)
     disabled: dict[str, tuple[str, Loc]] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
+    # An overlay's `relax:` section: rule id of the target -> the reason given (node).
+    relax: dict[str, Node] = field(default_factory=dict)
 
 
 def _shown(path: Path, base: Path | None) -> str:
@@ -84,6 +86,11 @@ class _Assembler:
             if key == "events":
                 for name, body in section.value.items():
                     self._apply_event(name, body, overlay=overlay)
+            elif key == "relax":
+                if not overlay:  # the core mappings keep every rule of their target
+                    self.issues.add(section.loc, "relax: only an overlay may relax a rule")
+                    continue
+                self.sources.relax.update(section.value)
             else:
                 target: dict[str, Node] = getattr(self.sources, key)
                 for name, node in section.value.items():

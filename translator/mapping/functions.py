@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import orjson
 
@@ -264,6 +264,20 @@ def _after(text: Any, separator: Any) -> Any:
     return tail if found else MISSING
 
 
+def _replace(text: Any, old: Any, new: Any) -> Any:
+    if not isinstance(text, str) or not isinstance(old, str) or not old:
+        return MISSING
+    if not isinstance(new, str):
+        return MISSING
+    return text.replace(old, new)
+
+
+def _rstrip(text: Any, characters: Any) -> Any:
+    if not isinstance(text, str) or not isinstance(characters, str):
+        return MISSING
+    return text.rstrip(characters)
+
+
 def _nonempty(value: Any) -> Any:
     return MISSING if value is None or value == "" else value
 
@@ -324,12 +338,22 @@ def _bind_course_name(ctx: FunctionContext) -> Callable[..., Any]:
 
 
 def _py_json(value: Any) -> Any:
-    """JSON text as Python's json.dumps writes it by default (`, ` and `: `, ASCII only), the
+    """JSON text as Python's json.dumps writes it (`, ` and `: `; other than ASCII kept), the
     form ERB gives result.response."""
     try:
-        return json.dumps(value)
+        return json.dumps(value, ensure_ascii=False)
     except (TypeError, ValueError):
         return MISSING
+
+
+def _py_repr(value: Any) -> Any:
+    """Python's repr() of a JSON value (`{'a': ['b']}`), the text ERB writes for a submission
+    it cannot read."""
+    return repr(value)
+
+
+def _url_unquote(value: Any) -> Any:
+    return unquote(value) if isinstance(value, str) else MISSING
 
 
 def _divide(dividend: Any, divisor: Any) -> Any:
@@ -376,6 +400,8 @@ FUNCTIONS: Mapping[str, FunctionSpec] = {
     "course_name": FunctionSpec(1, 1, _bind_course_name),
     "erb_statement_id": FunctionSpec(3, 4, _plain(_erb_statement_id)),
     "py_json": FunctionSpec(1, 1, _plain(_py_json)),
+    "py_repr": FunctionSpec(1, 1, _plain(_py_repr)),
+    "url_unquote": FunctionSpec(1, 1, _plain(_url_unquote)),
     "divide": FunctionSpec(2, 2, _plain(_divide)),
     "ratio": FunctionSpec(2, 2, _plain(_ratio)),
     "percent": FunctionSpec(1, 1, _plain(_percent)),
@@ -398,6 +424,8 @@ FUNCTIONS: Mapping[str, FunctionSpec] = {
     "split": FunctionSpec(3, 3, _plain(_split)),
     "after": FunctionSpec(2, 2, _plain(_after)),
     "nonempty": FunctionSpec(1, 1, _plain(_nonempty)),
+    "replace": FunctionSpec(3, 3, _plain(_replace)),
+    "rstrip": FunctionSpec(2, 2, _plain(_rstrip)),
 }
 
 

@@ -23,6 +23,7 @@ from translator.mapping.functions import (
     load_course_names,
 )
 from translator.mapping.nodes import Issues, Node
+from translator.messages import did_you_mean
 
 __all__ = ["Plan", "compile_context", "load_plan", "translator_version"]
 
@@ -63,6 +64,25 @@ def _refuse_directives(node: Node, issues: Issues) -> None:
         children = node.value.values() if node.kind == "map" else node.value
         for child in children:
             _refuse_directives(child, issues)
+
+
+def _relaxed(target: TargetRules, sources: MappingSources, issues: Issues) -> TargetRules:
+    """The target with the rules the overlays' `relax:` sections name not enforced (each with
+    its reason, a text); the plain target when none does. Problems go to `issues`."""
+    rules: set[str] = set()
+    for name, node in sources.relax.items():
+        if name not in target.relaxable:
+            known = sorted(target.relaxable)
+            issues.add(
+                node.loc,
+                f"relax: unknown rule {name!r} of target {target.name}"
+                f"{did_you_mean(name, known)} (relaxable: {', '.join(known) or 'none'})",
+            )
+        elif node.kind != "scalar" or not isinstance(node.value, str) or not node.value.strip():
+            issues.add(node.loc, f"relax: {name}: give the reason, as text")
+        else:
+            rules.add(name)
+    return target.relaxed(frozenset(rules)) if rules else target
 
 
 def compile_context(
@@ -120,6 +140,7 @@ def load_plan(
     issues = Issues()
     sources = assemble(settings.mappings_dir, target.name, overlay_dirs(settings.overlays), issues)
 
+    target = _relaxed(target, sources, issues)
     ctx = compile_context(settings, target, sources, issues, environ=env)
     for name, node in sources.tables.items():
         if node.kind != "map":

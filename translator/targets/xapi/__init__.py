@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Final
 
 from translator.targets.target import Target
-from translator.targets.xapi.checks import XAPI_VERSION, check_statement, place, score_ok
+from translator.targets.xapi.checks import (
+    RELAXABLE,
+    XAPI_VERSION,
+    check_statement,
+    place,
+    relaxed_rules,
+    score_ok,
+)
 from translator.targets.xapi.strict import strict_check
 
 __all__ = ["XAPI"]
@@ -24,4 +31,6 @@ XAPI: Final = Target(
     relations_ok=score_ok,
     strict_check=strict_check,
     statement_id=_plain_uuid,
+    relaxable=RELAXABLE,
+    relax=relaxed_rules,
 )
