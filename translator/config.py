@@ -17,10 +17,14 @@ from translator.errors import ConfigError
 from translator.messages import did_you_mean
 
 __all__ = [
+    "BUNDLED_OVERLAYS",
     "Settings",
+    "bundled_overlays_dir",
     "check_settings",
     "default_mappings_dir",
     "load_settings",
+    "overlay_dirs",
+    "parse_var",
     "unknown_variables",
 ]
 
@@ -35,6 +39,39 @@ def default_mappings_dir() -> Path:
     return bundled if bundled.is_dir() else package.parent / "mappings"
 
 
+BUNDLED_OVERLAYS = "overlays"
+
+
+def bundled_overlays_dir() -> Path:
+    """Where the overlays that ship with the service live (`mappings/overlays/<name>/`)."""
+    return default_mappings_dir() / BUNDLED_OVERLAYS
+
+
+def overlay_dirs(overlays: tuple[Path, ...]) -> tuple[Path, ...]:
+    """The directories of `overlays`, in order: a directory that exists is itself; a bare name
+    that names no directory (`erb-compat`) is the bundled overlay of that name. The one place
+    overlay names are resolved, for the commands and the workers (TRANSLATOR_OVERLAYS) alike; a
+    name found nowhere is left as it is, for the mapping loader to report."""
+    found: list[Path] = []
+    for overlay in overlays:
+        bundled = bundled_overlays_dir() / overlay.name
+        if not overlay.is_dir() and len(overlay.parts) == 1 and bundled.is_dir():
+            found.append(bundled)
+        else:
+            found.append(overlay)
+    return tuple(found)
+
+
+def parse_var(text: str) -> tuple[str, str]:
+    """`NAME=VALUE` (a `--var`) as (name, value); the name as mappings write it (lower case).
+    Raises ConfigError."""
+    name, found, value = text.partition("=")
+    name = name.strip().lower()
+    if not found or not name.isidentifier():
+        raise ConfigError(f"--var {text!r}: expected NAME=VALUE")
+    return name, value
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Every setting of the service. Secrets are kept out of `repr` so they never reach a log."""
@@ -45,6 +82,11 @@ class Settings:
     mappings_dir: Path = field(default_factory=default_mappings_dir)
     overlays: tuple[Path, ...] = ()
     actor_map: Path | None = None
+    # CSV course_id,display_name: course names for mappings that state them (`course_name`).
+    course_names: Path | None = None
+    # Mapping vars set on the command line (`--var NAME=VALUE`), over those of the files and of
+    # the environment (TRANSLATOR_VAR_<NAME>).
+    mapping_vars: tuple[tuple[str, str], ...] = ()
     max_line_bytes: int = 1_000_000
     redis_url: str = "redis://127.0.0.1:6379/0"
     lrs_url: str | None = None
@@ -96,10 +138,12 @@ _FALSE = frozenset({"0", "false", "no", "off"})
 
 def _kind_of(annotation: Any) -> tuple[type, bool]:
     """The one type a setting holds and whether it may be None (`Path | None` -> (Path, True));
-    a tuple of paths is (tuple, False)."""
+    a tuple of paths is (tuple, False), a tuple of (name, value) pairs (dict, False)."""
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
     optional = type(None) in typing.get_args(annotation)
     origin = typing.get_origin(annotation)
+    if origin is tuple and typing.get_args(annotation)[0] is not Path:
+        return dict, False
     if origin is tuple:
         return tuple, False
     if optional and len(args) == 1:
@@ -113,6 +157,10 @@ def _coerce(name: str, raw: Any, annotation: Any) -> Any:
     string; an empty path is "not set" for an optional path."""
     kind, optional = _kind_of(annotation)
     try:
+        if kind is dict:  # mapping_vars: a TOML table of name = value
+            if not isinstance(raw, dict):
+                raise ValueError(raw)
+            return tuple((str(k).lower(), str(v)) for k, v in raw.items())
         if kind is tuple:  # overlays: paths separated by the OS path separator
             items = raw.split(os.pathsep) if isinstance(raw, str) else list(raw)
             return tuple(Path(p) for p in items if str(p))
@@ -269,7 +317,7 @@ def check_settings(settings: Settings, *, environ: Mapping[str, str] | None = No
             )
     if not settings.mappings_dir.is_dir():
         problems.append(f"setting mappings_dir: {settings.mappings_dir} is not a directory")
-    for name in ("actor_map", "destinations_file"):
+    for name in ("actor_map", "course_names", "destinations_file"):
         path = getattr(settings, name)
         if path is not None and not path.is_file():
             problems.append(f"setting {name}: {path} is not a readable file")

@@ -12,6 +12,7 @@ from translator.cli.common import (
     fail,
     input_lines,
     load_command_plan,
+    mapping_options,
     overlay_option,
     settings_of,
     target_option,
@@ -42,6 +43,7 @@ __all__ = ["catalog", "check"]
     help="A tracking log (file, .gz, or -) to run through the mappings: per event, how many "
     "lines were translated, skipped and rejected, with the first reasons. Repeatable.",
 )
+@mapping_options
 @click.pass_context
 def check(
     ctx: click.Context,

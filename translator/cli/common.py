@@ -13,7 +13,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import click
 
-from translator.config import Settings, check_settings, load_settings, unknown_variables
+from translator.config import (
+    Settings,
+    check_settings,
+    load_settings,
+    parse_var,
+    unknown_variables,
+)
 from translator.engine import Translator
 from translator.errors import ConfigError, MappingError
 from translator.intake.lines import SourceLine, read_lines
@@ -39,6 +45,8 @@ __all__ = [
     "input_lines",
     "library_warnings",
     "load_command_plan",
+    "mapping_flags",
+    "mapping_options",
     "overlay_option",
     "parse_targets",
     "progress_lines",
@@ -74,6 +82,15 @@ def settings_of(ctx: click.Context, **overrides: Any) -> Settings:
     overlays = overrides.pop("overlays", ())
     if overlays:
         overrides["overlays"] = tuple(Path(o) for o in overlays)
+    flags = mapping_flags(ctx)
+    overrides.setdefault("actor_map", flags.get("actor_map"))
+    overrides.setdefault("course_names", flags.get("course_names"))
+    if flags.get("vars"):
+        try:
+            given = dict(parse_var(text) for text in flags["vars"])
+        except ConfigError as exc:
+            fail(str(exc))
+        overrides["mapping_vars"] = tuple({**dict(settings.mapping_vars), **given}.items())
     settings = settings.with_overrides(**overrides)
     for warning in unknown_variables():
         click.echo(f"warning: {warning}", err=True)
@@ -144,6 +161,55 @@ def overlay_option(fn: Callable[..., Any]) -> Callable[..., Any]:
         type=click.Path(file_okay=False, path_type=Path),
         help="An institution's mapping directory, applied after the core (repeatable).",
     )(fn)
+
+
+_MAPPING_FLAGS = "mapping_flags"
+
+
+def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    if value is not None and value != ():
+        ctx.meta.setdefault(_MAPPING_FLAGS, {})[param.name] = value
+
+
+def mapping_flags(ctx: click.Context) -> dict[str, Any]:
+    """The `mapping_options` given to this command (`actor_map`, `course_names`, `vars`)."""
+    found: dict[str, Any] = ctx.meta.get(_MAPPING_FLAGS, {})
+    return found
+
+
+def mapping_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`--actor-map FILE`, `--course-names FILE`, `--var NAME=VALUE` (repeatable): what every
+    command that loads mappings takes. They reach Settings through `settings_of`, so a command's
+    signature does not change."""
+    options = (
+        click.option(
+            "--var",
+            "vars",
+            multiple=True,
+            metavar="NAME=VALUE",
+            expose_value=False,
+            callback=_remember,
+            help="Set a mapping var, over the files and TRANSLATOR_VAR_<NAME> (repeatable).",
+        ),
+        click.option(
+            "--course-names",
+            type=click.Path(dir_okay=False, path_type=Path),
+            expose_value=False,
+            callback=_remember,
+            help="CSV course_id,display_name: course names (TRANSLATOR_COURSE_NAMES).",
+        ),
+        click.option(
+            "--actor-map",
+            type=click.Path(dir_okay=False, path_type=Path),
+            expose_value=False,
+            callback=_remember,
+            help="CSV user_id,anonymous_id[,username] from the LMS: actor ids; a user it lacks "
+            "is rejected (TRANSLATOR_ACTOR_MAP).",
+        ),
+    )
+    for option in options:
+        fn = option(fn)
+    return fn
 
 
 def _with_progress(lines: Iterator[SourceLine], enabled: bool) -> Iterator[SourceLine]:

@@ -21,6 +21,7 @@ from translator.cli.common import (
     fail,
     give_up_option,
     library_warnings,
+    mapping_options,
     overlay_option,
     redact,
     serve_metrics,
@@ -65,6 +66,7 @@ DEFAULT_GROUP = "edx-xapi-translator"
     "(default: the host name).",
 )
 @overlay_option
+@mapping_options
 @click.option(
     "--from-start",
     "start",

@@ -11,6 +11,7 @@ from translator.cli.check import catalog
 from translator.cli.common import (
     fail,
     load_command_plan,
+    mapping_options,
     overlay_option,
     settings_of,
     target_option,
@@ -29,6 +30,7 @@ __all__ = ["coverage"]
 @click.argument("paths", nargs=-1, required=True)
 @overlay_option
 @target_option
+@mapping_options
 @click.pass_context
 def coverage(
     ctx: click.Context, paths: tuple[str, ...], overlays: tuple[Path, ...], targets: list[str]

@@ -15,6 +15,7 @@ from translator.cli.common import (
     fail,
     input_lines,
     load_command_plan,
+    mapping_options,
     overlay_option,
     settings_of,
     target_option,
@@ -34,6 +35,7 @@ __all__ = ["dry_run"]
 @click.command("dry-run")
 @click.argument("paths", nargs=-1, required=True)
 @overlay_option
+@mapping_options
 @click.option(
     "--rejects",
     type=click.Path(dir_okay=False, path_type=Path),

@@ -15,6 +15,7 @@ import click
 from translator.cli.common import (
     fail,
     load_command_plan,
+    mapping_options,
     overlay_option,
     settings_of,
     target_option,
@@ -164,6 +165,7 @@ def _variant_fields(
 )
 @overlay_option
 @target_option
+@mapping_options
 @click.pass_context
 def explain(
     ctx: click.Context,

@@ -18,6 +18,7 @@ from translator.cli.common import (
     fail,
     give_up_option,
     library_warnings,
+    mapping_options,
     overlay_option,
     redact,
     serve_metrics,
@@ -43,6 +44,7 @@ __all__ = ["follow"]
 @click.command()
 @click.argument("paths", nargs=-1, required=True)
 @overlay_option
+@mapping_options
 @click.option(
     "--from-start",
     "start",

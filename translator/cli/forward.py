@@ -18,6 +18,8 @@ from translator.cli.common import (
     give_up_option,
     input_lines,
     library_warnings,
+    mapping_flags,
+    mapping_options,
     overlay_option,
     serve_metrics,
     settings_of,
@@ -36,6 +38,7 @@ __all__ = ["forward"]
 @click.command()
 @click.argument("paths", nargs=-1, required=True)
 @overlay_option
+@mapping_options
 @click.option(
     "--rejects",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -96,10 +99,13 @@ def forward(
         fail("--wait and --timeout go with --queue")
     if queue and not wait and (rejects is not None or timeout is not None):
         fail("with --queue, --rejects and --timeout need --wait")
-    if queue and (overlays or lms_root_url is not None or batch_size is not None):
+    if queue and (
+        overlays or lms_root_url is not None or batch_size is not None or mapping_flags(ctx)
+    ):
         fail(
-            "with --queue the workers translate and deliver: set --overlay, --lms-root-url and "
-            "--batch-size in the workers' configuration (TRANSLATOR_OVERLAYS, ...)"
+            "with --queue the workers translate and deliver: set --overlay, --lms-root-url, "
+            "--batch-size, --actor-map, --course-names and --var in the workers' configuration "
+            "(TRANSLATOR_OVERLAYS, ...) or on `translator worker`"
         )
     settings = settings_of(
         ctx,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from translator.cli.common import EXIT_USAGE, fail, settings_of
+from translator.cli.common import EXIT_USAGE, fail, mapping_options, settings_of
 from translator.errors import ConfigError, MappingError
 
 __all__ = ["worker"]
@@ -19,6 +19,7 @@ __all__ = ["worker"]
     "--concurrency", type=click.IntRange(min=1), help="Pool processes (default: one per CPU)."
 )
 @click.option("--loglevel", default="INFO", show_default=True, help="The workers' log level.")
+@mapping_options
 @click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def worker(
@@ -27,6 +28,10 @@ def worker(
     """Start a Celery worker that translates queued lines and delivers their statements
     (`celery -A worker worker` is the same). Further options go to Celery, e.g. --pool=solo.
 
+    --actor-map, --course-names and --var are handed to the pool processes through their
+    variables (TRANSLATOR_ACTOR_MAP, TRANSLATOR_COURSE_NAMES, TRANSLATOR_VAR_<NAME>); overlays
+    come from TRANSLATOR_OVERLAYS (a bundled overlay by its name: `erb-compat`).
+
     It refuses to start (exit status 2) without TRANSLATOR_PSEUDONYM_SECRET, without a
     destination, or with mappings that do not compile.
     """
@@ -34,6 +39,13 @@ def worker(
     if config is not None:
         os.environ["TRANSLATOR_CONFIG"] = str(config)  # the pool processes read the same file
     settings = settings_of(ctx)
+    # The pool processes read their settings from the environment: hand them the flags too.
+    if settings.actor_map is not None:
+        os.environ["TRANSLATOR_ACTOR_MAP"] = str(settings.actor_map)
+    if settings.course_names is not None:
+        os.environ["TRANSLATOR_COURSE_NAMES"] = str(settings.course_names)
+    for name, value in settings.mapping_vars:
+        os.environ[f"TRANSLATOR_VAR_{name.upper()}"] = value
     from worker.app import app, celery_config
     from worker.jobs import WorkerContext
 

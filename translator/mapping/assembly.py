@@ -34,7 +34,7 @@ __all__ = [
     "yaml_files",
 ]
 
-SECTIONS = ("vars", "fragments", "tables", "events")
+SECTIONS = ("vars", "fragments", "tables", "events", "relax")
 SHARED_FOLDER = "_shared"
 
 
@@ -48,6 +48,8 @@ class MappingSources:
     events: dict[str, Node] = field(default_factory=dict)
     disabled: dict[str, tuple[str, Loc]] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
+    # An overlay's `relax:` section: rule id of the target -> the reason given (node).
+    relax: dict[str, Node] = field(default_factory=dict)
 
 
 def _shown(path: Path, base: Path | None) -> str:
@@ -176,6 +178,12 @@ class _Assembler:
                 marker, section = section.tag, section.value
             if section.kind != "map":
                 self.issues.add(section.loc, f"{key} is a map of names to entries")
+                continue
+            if key == "relax":
+                if not overlay:  # the core mappings keep every rule of their target
+                    self.issues.add(section.loc, "relax: only an overlay may relax a rule")
+                    continue
+                self.sources.relax.update(section.value)
                 continue
             for name, entry in section.value.items():
                 node = Node("tag", entry, entry.loc, marker) if marker else entry

@@ -6,7 +6,7 @@ to them and answers through this protocol, so a new standard is a new target, ne
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Final, Protocol
@@ -58,7 +58,10 @@ class TargetRules(Protocol):
     slow, thorough check of `--strict` and the tests. `statement_id` writes a UUID text in the
     form the standard gives ids (a plain UUID, a `urn:uuid:`). `overlay_folders` names the
     parts of an overlay directory that apply to its plan, in order ("" is the directory's own
-    files, then subfolders such as `_shared` and the target's own).
+    files, then subfolders such as `_shared` and the target's own). `relaxable` names the rules
+    an overlay may declare relaxed for its plan (`relax:`; rule id -> what the rule demands),
+    and `relaxed` gives the target with those rules not enforced (raises ValueError for a rule
+    it does not know).
     """
 
     @property
@@ -78,3 +81,8 @@ class TargetRules(Protocol):
     def strict_check(self, statement: dict[str, Any]) -> None: ...
 
     def statement_id(self, uuid_text: str) -> str: ...
+
+    @property
+    def relaxable(self) -> Mapping[str, str]: ...
+
+    def relaxed(self, rules: frozenset[str]) -> TargetRules: ...

@@ -4,30 +4,61 @@ from __future__ import annotations
 
 import csv
 import hmac
+import json
 import math
 import re
+import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import orjson
 
-from translator.errors import ConfigError
+from translator.errors import ConfigError, TranslationError
 from translator.missing import MISSING
 from translator.syntax import NOT_IRI
 
-__all__ = ["FUNCTIONS", "FunctionContext", "FunctionSpec", "load_actor_map"]
+__all__ = [
+    "FUNCTIONS",
+    "NOT_IN_ACTOR_MAP",
+    "ActorMap",
+    "FunctionContext",
+    "FunctionSpec",
+    "load_actor_map",
+    "load_course_names",
+]
+
+NOT_IN_ACTOR_MAP = "user not in the actor map"
+
+
+@dataclass(frozen=True, slots=True)
+class ActorMap:
+    """An actor map as the LMS exports it: anonymous ids by user id and, when the export has a
+    third column, by username (events that name their user by username only)."""
+
+    by_user_id: Mapping[str, str]
+    by_username: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
 class FunctionContext:
-    """What a function may depend on besides its arguments: fixed for the whole run."""
+    """What a function may depend on besides its arguments: fixed for the whole run.
+
+    `actor_map` gives the anonymous ids of learners; when `actor_map_given` is set (a map file
+    was named) it is the whole truth, and a learner it does not hold rejects the event rather
+    than get a pseudonym no dashboard knows. `course_names` is the course_id -> display name
+    table of `--course-names`.
+    """
 
     pseudonym_secret: bytes
     actor_map: Mapping[str, str]
+    actor_map_given: bool = False
+    actor_usernames: Mapping[str, str] = field(default_factory=dict)
+    course_names: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,6 +280,20 @@ def _after(text: Any, separator: Any) -> Any:
     return tail if found else MISSING
 
 
+def _replace(text: Any, old: Any, new: Any) -> Any:
+    if not isinstance(text, str) or not isinstance(old, str) or not old:
+        return MISSING
+    if not isinstance(new, str):
+        return MISSING
+    return text.replace(old, new)
+
+
+def _rstrip(text: Any, characters: Any) -> Any:
+    if not isinstance(text, str) or not isinstance(characters, str):
+        return MISSING
+    return text.rstrip(characters)
+
+
 def _nonempty(value: Any) -> Any:
     return MISSING if value is None or value == "" else value
 
@@ -256,6 +301,7 @@ def _nonempty(value: Any) -> Any:
 def _bind_actor_id(ctx: FunctionContext) -> Callable[..., Any]:
     secret = ctx.pseudonym_secret
     known = ctx.actor_map
+    given = ctx.actor_map_given
     cache: dict[int | str, str] = {}  # by the id as logged: 42 and "42" are one learner
 
     def actor_id(user_id: Any) -> Any:
@@ -271,6 +317,8 @@ def _bind_actor_id(ctx: FunctionContext) -> Callable[..., Any]:
             return MISSING
         found = known.get(key)
         if found is None:
+            if given:  # a map was named: a learner it lacks is one no dashboard would know
+                raise TranslationError(NOT_IN_ACTOR_MAP)
             found = _uuid4_text(hmac.digest(secret, key.encode(), "sha256"))
         if len(cache) >= _ACTOR_CACHE_SIZE:
             cache.clear()  # bounded: memory stays flat on a log of any number of learners
@@ -280,8 +328,97 @@ def _bind_actor_id(ctx: FunctionContext) -> Callable[..., Any]:
     return actor_id
 
 
+def _bind_actor_id_of_username(ctx: FunctionContext) -> Callable[..., Any]:
+    known = ctx.actor_usernames
+
+    def actor_id_of_username(username: Any) -> Any:
+        """The actor map's anonymous id of a learner the event names by username only."""
+        if not isinstance(username, str) or not username.strip():
+            return MISSING
+        found = known.get(username.strip())
+        if found is None:  # never a pseudonym of a username: one learner would get two ids
+            raise TranslationError(NOT_IN_ACTOR_MAP)
+        return found
+
+    return actor_id_of_username
+
+
+def _bind_course_name(ctx: FunctionContext) -> Callable[..., Any]:
+    names = ctx.course_names
+
+    def course_name(course_id: Any) -> Any:
+        """The display name of a course from the course names file; MISSING when not there."""
+        return names.get(course_id, MISSING) if isinstance(course_id, str) else MISSING
+
+    return course_name
+
+
+def _py_json(value: Any) -> Any:
+    """JSON text as Python's json.dumps writes it (`, ` and `: `; other than ASCII kept), the
+    form ERB gives result.response."""
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return MISSING
+
+
+def _py_repr(value: Any) -> Any:
+    """Python's repr() of a JSON value (`{'a': ['b']}`), the text ERB writes for a submission
+    it cannot read."""
+    return repr(value)
+
+
+def _url_unquote(value: Any) -> Any:
+    return unquote(value) if isinstance(value, str) else MISSING
+
+
+def _divide(dividend: Any, divisor: Any) -> Any:
+    """dividend / divisor unrounded (ERB's score.scaled); MISSING unless both are numbers and
+    the divisor is not 0."""
+    if not (_is_number(dividend) and _is_number(divisor)) or divisor == 0:
+        return MISSING
+    return dividend / divisor
+
+
+def _erb_statement_id(verb: Any, actor: Any, timestamp: Any, key: Any = MISSING) -> Any:
+    """The statement id event-routing-backends gives a statement, so statements sent again
+    dedupe against those it sent:
+
+        uuid5(uuid5(NAMESPACE_DNS, verb_json [+ "-" + key]), actor_json + "-" + timestamp)
+
+    verb_json and actor_json are tincan's `to_json()` text (json.dumps with its default
+    separators) in tincan's key order: {"id", "display": {"en"}} and {"objectType": "Agent",
+    "account": {"name", "homePage"}}; `timestamp` is the event's raw time; `key`, for the
+    child statement of one question, is the submission key.
+    """
+    if type(verb) is not dict or type(actor) is not dict or not isinstance(timestamp, str):
+        return MISSING
+    account = actor.get("account")
+    if type(account) is not dict or "name" not in account or "homePage" not in account:
+        return MISSING
+    verb_form: dict[str, Any] = {"id": verb.get("id")}
+    if "display" in verb:
+        verb_form["display"] = verb["display"]
+    actor_form = {
+        "objectType": actor.get("objectType", "Agent"),
+        "account": {"name": account["name"], "homePage": account["homePage"]},
+    }
+    namespace = json.dumps(verb_form)
+    if key is not MISSING:
+        namespace += f"-{key}"
+    outer = uuid.uuid5(uuid.NAMESPACE_DNS, namespace)
+    return str(uuid.uuid5(outer, f"{json.dumps(actor_form)}-{timestamp}"))
+
+
 FUNCTIONS: Mapping[str, FunctionSpec] = {
     "actor_id": FunctionSpec(1, 1, _bind_actor_id),
+    "actor_id_of_username": FunctionSpec(1, 1, _bind_actor_id_of_username),
+    "course_name": FunctionSpec(1, 1, _bind_course_name),
+    "erb_statement_id": FunctionSpec(3, 4, _plain(_erb_statement_id)),
+    "py_json": FunctionSpec(1, 1, _plain(_py_json)),
+    "py_repr": FunctionSpec(1, 1, _plain(_py_repr)),
+    "url_unquote": FunctionSpec(1, 1, _plain(_url_unquote)),
+    "divide": FunctionSpec(2, 2, _plain(_divide)),
     "ratio": FunctionSpec(2, 2, _plain(_ratio)),
     "percent": FunctionSpec(1, 1, _plain(_percent)),
     "iso_duration": FunctionSpec(1, 1, _plain(_iso_duration)),
@@ -304,23 +441,54 @@ FUNCTIONS: Mapping[str, FunctionSpec] = {
     "split": FunctionSpec(3, 3, _plain(_split)),
     "after": FunctionSpec(2, 2, _plain(_after)),
     "nonempty": FunctionSpec(1, 1, _plain(_nonempty)),
+    "replace": FunctionSpec(3, 3, _plain(_replace)),
+    "rstrip": FunctionSpec(2, 2, _plain(_rstrip)),
 }
 
 
-def load_actor_map(path: Path) -> dict[str, str]:
-    """Read a CSV of `user_id,anonymous_id` rows (a header is allowed), as the LMS exports it.
+def _csv_rows(path: Path, what: str) -> list[tuple[int, list[str]]]:
+    """The non-empty rows of a CSV file with their line numbers. Raises ConfigError."""
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            return [
+                (n, [c.strip() for c in row]) for n, row in enumerate(csv.reader(handle), 1) if row
+            ]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+        raise ConfigError(f"{path}: cannot read {what}: {reason}") from None
+
+
+def load_actor_map(path: Path) -> ActorMap:
+    """Read a CSV of `user_id,anonymous_id[,username]` rows (a header is allowed), as the LMS
+    exports its external user ids (with the username when the export joins it).
 
     Raises ConfigError naming the file and line of a malformed row.
     """
-    mapping: dict[str, str] = {}
-    try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            for number, row in enumerate(csv.reader(handle), start=1):
-                if not row or (number == 1 and not row[0].strip().isdigit()):
-                    continue
-                if len(row) < 2 or not row[0].strip() or not row[1].strip():
-                    raise ConfigError(f"{path}:{number}: expected user_id,anonymous_id")
-                mapping[row[0].strip()] = row[1].strip()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read actor map: {exc.strerror}") from None
-    return mapping
+    by_id: dict[str, str] = {}
+    by_name: dict[str, str] = {}
+    for number, row in _csv_rows(path, "actor map"):
+        if number == 1 and not row[0].isdigit():
+            continue
+        if len(row) < 2 or not row[0] or not row[1]:
+            raise ConfigError(f"{path}:{number}: expected user_id,anonymous_id[,username]")
+        by_id[row[0]] = row[1]
+        if len(row) > 2 and row[2]:
+            by_name[row[2]] = row[1]
+    return ActorMap(MappingProxyType(by_id), MappingProxyType(by_name))
+
+
+def load_course_names(path: Path) -> Mapping[str, str]:
+    """Read a CSV of `course_id,display_name` rows (a header `course_id,...` is allowed).
+
+    Raises ConfigError naming the file and line of a malformed row.
+    """
+    names: dict[str, str] = {}
+    for number, row in _csv_rows(path, "course names"):
+        if number == 1 and row[0] == "course_id":
+            continue
+        if len(row) != 2 or not row[0]:
+            raise ConfigError(
+                f"{path}:{number}: expected course_id,display_name (quote a name with a comma)"
+            )
+        names[row[0]] = row[1]
+    return MappingProxyType(names)

@@ -11,14 +11,20 @@ from types import MappingProxyType
 from typing import Any
 
 from translator.catalog import catalog_names
-from translator.config import Settings
+from translator.config import Settings, overlay_dirs
 from translator.errors import MappingError, MappingIssue
 from translator.mapping.assembly import SHARED_FOLDER, MappingSources, assemble, env_vars
 from translator.mapping.compiler import CompiledEvent, compile_event
 from translator.mapping.contract import TargetRules
 from translator.mapping.directives import CompileContext, plain_data
-from translator.mapping.functions import FunctionContext, load_actor_map
+from translator.mapping.functions import (
+    ActorMap,
+    FunctionContext,
+    load_actor_map,
+    load_course_names,
+)
 from translator.mapping.nodes import Issues, Node
+from translator.messages import did_you_mean
 
 __all__ = ["ENGINE_VARS", "Plan", "compile_context", "load_plan", "translator_version"]
 
@@ -73,6 +79,25 @@ def _refuse_directives(node: Node, issues: Issues) -> None:
             _refuse_directives(child, issues)
 
 
+def _relaxed(target: TargetRules, sources: MappingSources, issues: Issues) -> TargetRules:
+    """The target with the rules the overlays' `relax:` sections name not enforced (each with
+    its reason, a text); the plain target when none does. Problems go to `issues`."""
+    rules: set[str] = set()
+    for name, node in sources.relax.items():
+        if name not in target.relaxable:
+            known = sorted(target.relaxable)
+            issues.add(
+                node.loc,
+                f"relax: unknown rule {name!r} of target {target.name}"
+                f"{did_you_mean(name, known)} (relaxable: {', '.join(known) or 'none'})",
+            )
+        elif node.kind != "scalar" or not isinstance(node.value, str) or not node.value.strip():
+            issues.add(node.loc, f"relax: {name}: give the reason, as text")
+        else:
+            rules.add(name)
+    return target.relaxed(frozenset(rules)) if rules else target
+
+
 def compile_context(
     settings: Settings,
     target: TargetRules,
@@ -83,7 +108,11 @@ def compile_context(
 ) -> CompileContext:
     """What compiling the mappings of `sources` needs: their vars (with those of `environ` and
     `settings`), tables and fragments, and the functions' run context (a random pseudonym
-    secret without `pseudonym_secret`). Raises ConfigError for an unreadable actor map."""
+    secret without `pseudonym_secret`). Vars, weakest first: `transformer_version` (this
+    service's name and version), the files', the environment's (TRANSLATOR_VAR_<NAME>), the
+    command line's (`mapping_vars`); `lms_root_url` and `translator_version` are always the
+    settings' (a file setting them is an error). Raises ConfigError for an unreadable actor map
+    or course names file."""
     for name in ENGINE_VARS:
         node = sources.vars.get(name)
         if node is not None:
@@ -91,15 +120,22 @@ def compile_context(
                 node.loc,
                 f"var {name!r} is set by the engine and cannot be set here; {ENGINE_VARS[name]}",
             )
-    variables: dict[str, Any] = {name: plain_data(node) for name, node in sources.vars.items()}
+    version = translator_version()
+    variables: dict[str, Any] = {"transformer_version": f"edx-xapi-translator@{version}"}
+    variables.update((name, plain_data(node)) for name, node in sources.vars.items())
     variables.update(env_vars(dict(environ)))
+    variables.update(settings.mapping_vars)
     variables["lms_root_url"] = settings.lms_root_url.rstrip("/")
-    variables["translator_version"] = translator_version()
+    variables["translator_version"] = version
 
     secret = settings.pseudonym_secret
+    actors = load_actor_map(settings.actor_map) if settings.actor_map else ActorMap({})
     functions = FunctionContext(
         pseudonym_secret=(secret or secrets.token_hex(32)).encode(),
-        actor_map=load_actor_map(settings.actor_map) if settings.actor_map else {},
+        actor_map=actors.by_user_id,
+        actor_map_given=settings.actor_map is not None,
+        actor_usernames=actors.by_username,
+        course_names=load_course_names(settings.course_names) if settings.course_names else {},
     )
     return CompileContext(
         issues=issues,
@@ -136,13 +172,14 @@ def load_plan(
     sources = assemble(
         settings.mappings_dir,
         target.name,
-        settings.overlays,
+        overlay_dirs(settings.overlays),
         issues,
         overlay_folders=target.overlay_folders,
         known_folders=known,
         catalogued=catalog_names(),
     )
 
+    target = _relaxed(target, sources, issues)
     ctx = compile_context(settings, target, sources, issues, environ=env)
     for name, node in sources.tables.items():
         if node.kind != "map":

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from translator.mapping.contract import ConstantAt, Place
@@ -11,6 +11,7 @@ from translator.mapping.contract import ConstantAt, Place
 __all__ = ["Target"]
 
 Check = Callable[[dict[str, Any]], None]
+Relations = Callable[[dict[str, Any]], bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +23,9 @@ class Target:
     statements follow. The functions are those TargetRules describes. `overlay_folders` are the
     parts of an overlay directory that apply to this target (default: its `_shared/` and
     `<name>/` subfolders; xAPI also takes the directory's own files, as before there were two
-    targets).
+    targets). `relaxable` names the rules an overlay may relax for its plan (rule id -> what it
+    demands) and `relax` gives the check and relations test without the rules named;
+    `relaxed_rules` are those this copy relaxes (none for the registered targets).
     """
 
     name: str
@@ -34,10 +37,34 @@ class Target:
     strict_check: Check
     statement_id: Callable[[str], str]
     overlay_folders: tuple[str, ...] = ()
+    relaxable: Mapping[str, str] = field(default_factory=dict)
+    relax: Callable[[frozenset[str]], tuple[Check, Relations]] | None = None
+    relaxed_rules: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if not self.overlay_folders:
             object.__setattr__(self, "overlay_folders", ("_shared", self.name))
 
+    def relaxed(self, rules: frozenset[str]) -> Target:
+        """This target with `rules` (ids of `relaxable`) no longer enforced, for one plan: in
+        the checks of each statement and in the proof of its templates at load. Raises
+        ValueError for a rule it does not know."""
+        unknown = sorted(rules - set(self.relaxable))
+        if unknown:
+            raise ValueError(f"{self.name} has no relaxable rule {unknown[0]!r}")
+        if not rules or self.relax is None:
+            return self
+        every = self.relaxed_rules | rules
+        check, relations_ok = self.relax(every)
+        strict_problems = self.problems
+
+        def problems(statement: dict[str, Any]) -> list[str]:
+            return [p for p in strict_problems(statement) if getattr(p, "rule", None) not in every]
+
+        return replace(
+            self, check=check, relations_ok=relations_ok, problems=problems, relaxed_rules=every
+        )
+
     def __repr__(self) -> str:
-        return f"Target({self.name!r})"
+        relaxed = f", relaxed={sorted(self.relaxed_rules)!r}" if self.relaxed_rules else ""
+        return f"Target({self.name!r}{relaxed})"

@@ -6,9 +6,11 @@ from typing import Final
 
 from translator.targets.target import Target
 from translator.targets.xapi.checks import (
+    RELAXABLE,
     XAPI_VERSION,
     check_statement,
     place,
+    relaxed_rules,
     score_ok,
     statement_problems,
 )
@@ -34,4 +36,6 @@ XAPI: Final = Target(
     # An overlay's own files are xAPI's (they were before Caliper came), then its _shared/ and
     # xapi/ subfolders.
     overlay_folders=("", "_shared", "xapi"),
+    relaxable=RELAXABLE,
+    relax=relaxed_rules,
 )

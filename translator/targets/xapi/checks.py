@@ -21,7 +21,15 @@ from translator.mapping.contract import ABSENT, ConstantAt, LeafRule, Place
 from translator.messages import json_kind
 from translator.syntax import DURATION, UUID, is_iri, is_irl
 
-__all__ = ["XAPI_VERSION", "check_statement", "place", "score_ok", "statement_problems"]
+__all__ = [
+    "RELAXABLE",
+    "XAPI_VERSION",
+    "check_statement",
+    "place",
+    "relaxed_rules",
+    "score_ok",
+    "statement_problems",
+]
 
 XAPI_VERSION: Final = "1.0.3"
 _MAX_VALUE_DEPTH: Final = 32
@@ -141,6 +149,34 @@ def _learn(value: str, syntax: Callable[[str], object], memo: set[str]) -> bool:
     return True
 
 
+# --- relaxable rules ------------------------------------------------------------------------------
+# The rules an overlay may name in its `relax:` section, for its own plan only, to reproduce
+# another translator's output that breaks them (ERB's, in the erb-compat overlay). Every other
+# rule holds for every plan. A broken relaxable rule writes its message as a _Broken, which
+# carries the rule's id, so a relaxed check can leave exactly those messages out.
+SCORE_RANGE: Final = "score-min-less-than-max"
+GROUP_ACTIVITY: Final = "group-activity"
+EMPTY_TEXT: Final = "non-empty-text"
+RELAXABLE: Final[dict[str, str]] = {
+    SCORE_RANGE: "a Score's min is less than its max (xAPI 1.0.3 §4.1.5.1)",
+    GROUP_ACTIVITY: 'an Activity (an object or a context activity) has objectType "Activity"; '
+    'relaxed, "GroupActivity" is let through and checked as an Activity',
+    EMPTY_TEXT: "a text value outside extensions is not empty (an LRS such as ralph refuses one)",
+}
+
+
+class _Broken(str):
+    """The message of a broken relaxable rule, which names its rule."""
+
+    __slots__ = ("rule",)
+    rule: str
+
+    def __new__(cls, rule: str, message: str) -> _Broken:
+        made = super().__new__(cls, message)
+        made.rule = rule
+        return made
+
+
 # --- messages (built only when a rule fails) ------------------------------------------------------
 def _show(value: Any) -> str:
     """Quote a value as JSON, cut short so a message never carries a large payload."""
@@ -181,7 +217,7 @@ def _string(value: Any, at: str, key: str, out: list[str]) -> None:
     if not isinstance(value, str):
         _wrong(value, "a string", f"{at}/{key}", out)
     elif not value:
-        out.append(f"{at}/{key}: must not be empty")
+        out.append(_Broken(EMPTY_TEXT, f"{at}/{key}: must not be empty"))
 
 
 def _boolean(value: Any, at: str, key: str, out: list[str]) -> None:
@@ -266,7 +302,7 @@ def _language_map(value: Any, at: str, key: str, out: list[str]) -> None:
         if not isinstance(text, str):
             _wrong(text, "a string", f"{at}/{key}/{_escape(tag)}", out)
         elif not text:
-            out.append(f"{at}/{key}/{_escape(tag)}: must not be empty")
+            out.append(_Broken(EMPTY_TEXT, f"{at}/{key}/{_escape(tag)}: must not be empty"))
 
 
 _INT_LOW: Final = -(1 << 63)
@@ -455,7 +491,8 @@ def _activity(activity: Any, at: str, out: list[str]) -> None:
         _unknown(activity, _ACTIVITY_KEYS, at, "an Activity", out)
     kind = activity.get("objectType", "Activity")
     if kind != "Activity":
-        out.append(f'{at}/objectType: {_show(kind)} is not "Activity"')
+        message = f'{at}/objectType: {_show(kind)} is not "Activity"'
+        out.append(_Broken(GROUP_ACTIVITY, message) if kind == "GroupActivity" else message)
     activity_id = activity.get("id", _MISSING)
     if activity_id is _MISSING:
         out.append(f"{at}/id: is required")
@@ -566,6 +603,9 @@ def _statement_ref(ref: Any, at: str, out: list[str]) -> None:
         _uuid(ref_id, at, "id", out)
 
 
+_KINDS: Final = ' "Activity", "Agent", "Group", "StatementRef", "SubStatement"'
+
+
 def _object(obj: Any, at: str, out: list[str], *, in_substatement: bool) -> None:
     """The statement's object, told apart by objectType ("Activity" when absent)."""
     if not isinstance(obj, dict):
@@ -580,16 +620,18 @@ def _object(obj: Any, at: str, out: list[str], *, in_substatement: bool) -> None
         _group(obj, at, out)
     elif kind == "StatementRef":
         _statement_ref(obj, at, out)
+    elif kind == "GroupActivity":  # not xAPI: ERB's objectType of a multi-question problem
+        out.append(_Broken(GROUP_ACTIVITY, f"{at}/objectType: {_show(kind)} is not one of{_KINDS}"))
+        inner: list[str] = []  # the rest of it is checked as an Activity's
+        _activity(obj, at, inner)
+        out.extend(p for p in inner if not (type(p) is _Broken and p.rule == GROUP_ACTIVITY))
     elif kind == "SubStatement":
         if in_substatement:
             out.append(f"{at}/objectType: a SubStatement cannot contain a SubStatement")
         else:
             _substatement(obj, at, out)
     else:
-        out.append(
-            f"{at}/objectType: {_show(kind)} is not one of"
-            ' "Activity", "Agent", "Group", "StatementRef", "SubStatement"'
-        )
+        out.append(f"{at}/objectType: {_show(kind)} is not one of{_KINDS}")
 
 
 # --- result, context, attachments -----------------------------------------------------------------
@@ -643,7 +685,8 @@ def _score(score: Any, at: str, out: list[str]) -> None:
     high = score.get("max", _MISSING)
     has_high = high is not _MISSING and _number(high, at, "score/max", out)
     if has_low and has_high and not low < high:
-        out.append(f"{at}/score/min: {_show(low)} is not less than max {_show(high)}")
+        message = f"{at}/score/min: {_show(low)} is not less than max {_show(high)}"
+        out.append(_Broken(SCORE_RANGE, message) if low == high else message)
     if has_raw:
         if has_low and raw < low:
             out.append(f"{at}/score/raw: {_show(raw)} is less than min {_show(low)}")
@@ -1000,3 +1043,31 @@ def score_ok(statement: dict[str, Any]) -> bool:
     out: list[str] = []
     _score(result["score"], "/result", out)
     return not out
+
+
+def relaxed_rules(
+    rules: frozenset[str],
+) -> tuple[Callable[[dict[str, Any]], None], Callable[[dict[str, Any]], bool]]:
+    """`check_statement` and `score_ok` with the rules named in `rules` (ids of RELAXABLE) not
+    enforced; every other rule is. Raises ValueError for an id RELAXABLE does not hold."""
+    unknown = sorted(rules - RELAXABLE.keys())
+    if unknown:
+        raise ValueError(f"no relaxable xAPI rule {unknown[0]!r}")
+
+    def kept(out: list[str]) -> list[str]:
+        return [p for p in out if not (type(p) is _Broken and p.rule in rules)]
+
+    def check(statement: dict[str, Any]) -> None:
+        out: list[str] = []
+        _statement(statement, out)
+        if out and (out := kept(out)):
+            raise TranslationError(_summary(out))
+
+    def relations_ok(statement: dict[str, Any]) -> bool:
+        if score_ok(statement):
+            return True
+        out: list[str] = []
+        _score(statement["result"]["score"], "/result", out)
+        return not kept(out)
+
+    return check, relations_ok

@@ -1,0 +1,297 @@
+"""The erb-compat overlay: ERB's ids and shapes, the actor map and course names it needs, the
+relaxations it declares, and (when the reference fixtures sit beside the project) every ERB
+xAPI fixture reproduced exactly through `translator dry-run`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from translator.cli import main
+from translator.config import Settings, bundled_overlays_dir, overlay_dirs
+from translator.engine import REJECTED, SKIPPED, TRANSLATED, Translator
+from translator.errors import MappingError, TranslationError
+from translator.intake.events import normalise
+from translator.mapping.functions import FUNCTIONS, FunctionContext
+from translator.mapping.plan import load_plan
+from translator.missing import MISSING
+from translator.targets.xapi import XAPI
+
+REPO = Path(__file__).resolve().parents[2]
+REFERENCE = REPO.parent / "shared" / "reference" / "erb-fixtures"
+LMS = "http://lms.example.org"
+LEARNER = "0b0c6a8e-2f55-4d1c-9a51-3c1f7d2e9b10"
+
+ENROLLMENT: dict[str, Any] = {
+    "name": "edx.course.enrollment.activated",
+    "timestamp": "2024-03-04T05:06:07.123456+00:00",
+    "context": {"course_id": "course-v1:Uni+Bio101+2024", "user_id": 41, "session": "s1"},
+    "data": {"course_id": "course-v1:Uni+Bio101+2024", "mode": "verified", "user_id": 41},
+}
+
+
+def _erb_id(verb: dict[str, Any], name: str, timestamp: str, key: str | None = None) -> str:
+    """The recipe as the reference README states it, written out independently."""
+    verb_json = json.dumps({"id": verb["id"], "display": verb["display"]})
+    actor_json = json.dumps({"objectType": "Agent", "account": {"name": name, "homePage": LMS}})
+    namespace = verb_json if key is None else f"{verb_json}-{key}"
+    return str(uuid.uuid5(uuid.uuid5(uuid.NAMESPACE_DNS, namespace), f"{actor_json}-{timestamp}"))
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, Path]:
+    actors = tmp_path / "actors.csv"
+    actors.write_text(f"user_id,anonymous_id,username\n41,{LEARNER},ada\n", encoding="utf-8")
+    courses = tmp_path / "courses.csv"
+    courses.write_text('course_id,display_name\ncourse-v1:Uni+Bio101+2024,"Biology, I"\n')
+    return {"actors": actors, "courses": courses}
+
+
+def _translator(files: dict[str, Path], **changes: Any) -> Translator:
+    settings = Settings(
+        lms_root_url=LMS,
+        pseudonym_secret="erb-test",
+        overlays=overlay_dirs((Path("erb-compat"),)),
+        actor_map=files["actors"],
+        course_names=files["courses"],
+        mapping_vars=(("transformer_version", "event-routing-backends@9.9.9"),),
+    ).with_overrides(**changes)
+    return Translator(load_plan(settings, XAPI, environ={}), id_namespace=settings.id_namespace)
+
+
+def test_overlay_name_resolves_to_the_bundled_overlay() -> None:
+    assert overlay_dirs((Path("erb-compat"),)) == (bundled_overlays_dir() / "erb-compat",)
+    assert overlay_dirs((Path("no-such-overlay"),)) == (Path("no-such-overlay"),)
+
+
+def test_erb_compat_enrollment_has_erbs_id_actor_and_course_name(files: dict[str, Path]) -> None:
+    outcome = _translator(files).translate(normalise(ENROLLMENT))
+    assert outcome.status == TRANSLATED
+    (statement,) = outcome.statements
+    verb = {"id": "http://adlnet.gov/expapi/verbs/registered", "display": {"en": "registered"}}
+    assert statement["id"] == _erb_id(verb, LEARNER, ENROLLMENT["timestamp"])
+    assert statement["actor"] == {
+        "objectType": "Agent",
+        "account": {"homePage": LMS, "name": LEARNER},
+    }
+    assert statement["object"]["definition"]["name"] == {"en": "Biology, I"}
+    extensions = statement["context"]["extensions"]
+    assert extensions["https://w3id.org/xapi/openedx/extension/transformer-version"] == (
+        "event-routing-backends@9.9.9"
+    )
+
+
+def test_erb_compat_user_absent_from_the_actor_map_is_rejected(files: dict[str, Path]) -> None:
+    event = {**ENROLLMENT, "data": {**ENROLLMENT["data"], "user_id": 77}}
+    outcome = _translator(files).translate(normalise(event))
+    assert (outcome.status, outcome.reason) == (REJECTED, "user not in the actor map")
+
+
+def test_erb_compat_username_only_event_uses_the_maps_username_column(
+    files: dict[str, Path],
+) -> None:
+    event = {
+        "name": "edx.ui.lms.link_clicked",
+        "timestamp": "2024-03-04T05:06:07+00:00",
+        "data": {"username": "ada", "target_url": f"{LMS}/courses/x/jump_to/y"},
+    }
+    (statement,) = _translator(files).translate(normalise(event)).statements
+    assert statement["actor"]["account"]["name"] == LEARNER
+
+
+def test_erb_compat_anonymous_event_is_skipped(files: dict[str, Path]) -> None:
+    event = {
+        "name": "edx.ui.lms.link_clicked",
+        "timestamp": "2024-03-04T05:06:07+00:00",
+        "context": {"user_id": "", "username": ""},
+        "data": {"target_url": f"{LMS}/courses/x/jump_to/y"},
+    }
+    outcome = _translator(files).translate(normalise(event))
+    assert (outcome.status, outcome.reason) == (SKIPPED, "anonymous user")
+
+
+def _problem(submission: dict[str, Any], grade: int, max_grade: int) -> dict[str, Any]:
+    return {
+        "name": "problem_check",
+        "event_source": "server",
+        "timestamp": "2024-03-04T05:06:07.5+00:00",
+        "context": {
+            "course_id": "course-v1:Uni+Bio101+2024",
+            "user_id": 41,
+            "module": {
+                "display_name": "Cells",
+                "usage_key": "block-v1:Uni+Bio101+2024+type@problem+block@p1",
+            },
+        },
+        "event": {
+            "problem_id": "block-v1:Uni+Bio101+2024+type@problem+block@p1",
+            "grade": grade,
+            "max_grade": max_grade,
+            "attempts": 1,
+            "success": "incorrect",
+            "submission": submission,
+        },
+    }
+
+
+def _question(text: str, answer: Any, correct: bool) -> dict[str, Any]:
+    return {
+        "question": text,
+        "answer": answer,
+        "correct": correct,
+        "response_type": "choiceresponse",
+    }
+
+
+def test_erb_compat_max_grade_0_is_kept_under_the_declared_relaxation(
+    files: dict[str, Path],
+) -> None:
+    event = _problem({"p1_2_1": _question("Which?", ["a", "é"], False)}, 0, 0)
+    (statement,) = _translator(files).translate(normalise(event)).statements
+    assert statement["result"]["score"] == {"raw": 0, "min": 0, "max": 0, "scaled": 0}
+    assert statement["result"]["response"] == '["a", "é"]'
+    with pytest.raises(TranslationError, match="is not less than max"):
+        XAPI.check(statement)  # the default target keeps the rule
+
+
+def test_erb_compat_multi_question_problem_is_a_group_activity_with_keyed_child_ids(
+    files: dict[str, Path],
+) -> None:
+    submission = {
+        "p1_2_1": _question("One?", "a", True),
+        "p1_3_1": _question("Two?", "b", False),
+    }
+    parent, *children = (
+        _translator(files).translate(normalise(_problem(submission, 1, 2))).statements
+    )
+    verb = {"id": "https://w3id.org/xapi/acrossx/verbs/evaluated", "display": {"en": "evaluated"}}
+    time = "2024-03-04T05:06:07.5+00:00"
+    assert parent["object"]["objectType"] == "GroupActivity"
+    assert [c["id"] for c in children] == [
+        _erb_id(verb, LEARNER, time, "p1_2_1"),
+        _erb_id(verb, LEARNER, time, "p1_3_1"),
+    ]
+    assert children[0]["context"]["contextActivities"]["parent"][0]["objectType"] == "GroupActivity"
+    assert children[0]["context"]["statement"] == {"objectType": "StatementRef", "id": parent["id"]}
+
+
+def test_relax_naming_an_unknown_rule_is_a_mapping_error(tmp_path: Path) -> None:
+    overlay = tmp_path / "mine"
+    overlay.mkdir()
+    (overlay / "relax.yaml").write_text("relax:\n  score-min-less-than-mx: because\n")
+    settings = Settings(pseudonym_secret="t", overlays=(overlay,))
+    with pytest.raises(MappingError) as caught:
+        load_plan(settings, XAPI, environ={})
+    (message,) = [line for line in str(caught.value).splitlines() if "relax" in line]
+    assert message.endswith(
+        "relax.yaml:2:27: /relax/score-min-less-than-mx: relax: unknown rule "
+        "'score-min-less-than-mx' of target xapi; did you mean 'score-min-less-than-max'? "
+        "(relaxable: group-activity, non-empty-text, score-min-less-than-max)"
+    ), message
+
+
+def test_default_plan_relaxes_nothing() -> None:
+    plan = load_plan(Settings(pseudonym_secret="t"), XAPI, environ={})
+    assert plan.target is XAPI
+
+
+def test_var_flag_overrides_the_transformer_version(tmp_path: Path) -> None:
+    log = tmp_path / "in.log"
+    log.write_text(json.dumps(ENROLLMENT) + "\n")
+    runner = CliRunner()
+    env = {"TRANSLATOR_PSEUDONYM_SECRET": "t", "TRANSLATOR_VAR_TRANSFORMER_VERSION": "env@1"}
+    result = runner.invoke(
+        main, ["dry-run", "--var", "transformer_version=flag@2", str(log)], env=env
+    )
+    statement = json.loads(result.stdout.splitlines()[0])
+    key = "https://w3id.org/xapi/openedx/extension/transformer-version"
+    assert statement["context"]["extensions"][key] == "flag@2"
+    result = runner.invoke(main, ["dry-run", str(log)], env=env)
+    assert json.loads(result.stdout.splitlines()[0])["context"]["extensions"][key] == "env@1"
+
+
+def test_actor_map_flag_rejects_a_learner_it_lacks(tmp_path: Path, files: dict[str, Path]) -> None:
+    log = tmp_path / "in.log"
+    log.write_text(json.dumps({**ENROLLMENT, "data": {**ENROLLMENT["data"], "user_id": 5}}) + "\n")
+    result = CliRunner().invoke(
+        main,
+        ["dry-run", "--actor-map", str(files["actors"]), str(log)],
+        env={"TRANSLATOR_PSEUDONYM_SECRET": "t"},
+    )
+    assert result.exit_code == 1
+    assert "user not in the actor map" in result.stderr
+
+
+def test_erb_statement_id_needs_an_account_actor() -> None:
+    erb_id = FUNCTIONS["erb_statement_id"].bind(FunctionContext(b"k", {}))
+    assert erb_id({"id": "v"}, {"mbox": "mailto:a@b.c"}, "t") is MISSING
+
+
+# --- the reference: ERB's own fixtures, when they sit beside the project ----------------------
+
+
+def _reference_inputs() -> list[Path]:
+    if not REFERENCE.is_dir():
+        return []
+    return sorted(p for p in (REFERENCE / "input").glob("*.json") if "anonymous_user" not in p.name)
+
+
+@pytest.mark.skipif(
+    not REFERENCE.is_dir(), reason="ERB reference fixtures are not beside the project"
+)
+def test_erb_compat_reproduces_every_erb_xapi_fixture(tmp_path: Path) -> None:
+    learner = "32e08e30-f8ae-4ce2-94a8-c2bfe38a70cb"
+    users: set[str] = set()
+    usernames: set[str] = set()
+    courses: set[str] = set()
+    for path in _reference_inputs():
+        raw = json.loads(path.read_text())
+        for part in (raw, raw.get("context"), raw.get("data"), raw.get("event")):
+            if not isinstance(part, dict):
+                continue
+            if part.get("user_id") not in (None, ""):
+                users.add(str(part["user_id"]))
+            if part.get("username"):
+                usernames.add(part["username"])
+            if part.get("course_id"):
+                courses.add(part["course_id"])
+    actors = tmp_path / "actors.csv"
+    rows = [f"{u},{learner}," for u in sorted(users)]
+    rows += [f"{900000 + i},{learner},{n}" for i, n in enumerate(sorted(usernames))]
+    actors.write_text("user_id,anonymous_id,username\n" + "\n".join(rows) + "\n")
+    names = tmp_path / "courses.csv"
+    names.write_text(
+        "course_id,display_name\n" + "".join(f"{c},Demonstration Course\n" for c in sorted(courses))
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "TRANSLATOR_LMS_ROOT_URL": "http://localhost:18000",
+        "TRANSLATOR_PSEUDONYM_SECRET": "erb-reference",
+    }
+    env.pop("TRANSLATOR_OVERLAYS", None)
+    env.pop("TRANSLATOR_MAPPINGS_DIR", None)
+    mismatched = []
+    for path in _reference_inputs():
+        log = tmp_path / "event.log"
+        log.write_text(json.dumps(json.loads(path.read_text())) + "\n")
+        done = subprocess.run(
+            [sys.executable, "-m", "translator", "dry-run", "--no-progress",
+             "--overlay", "erb-compat", "--actor-map", str(actors), "--course-names", str(names),
+             "--var", "transformer_version=event-routing-backends@1.1.1", str(log)],
+            capture_output=True, text=True, env=env, cwd=tmp_path, check=False,
+        )  # fmt: skip
+        got = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+        expected = json.loads((REFERENCE / "xapi" / path.name).read_text())
+        if got != (expected if isinstance(expected, list) else [expected]):
+            mismatched.append(path.name)
+    # ERB's one output left out: an Activity without an id (see docs/erb-compatibility.md).
+    assert mismatched == ["problem_check(browser).required.only.data.json"]
