@@ -716,3 +716,68 @@ def test_backoff_honours_retry_after_up_to_retry_max(
     finally:
         worker_settings.cache_clear()
     assert all(20.0 <= delay <= 20.5 for delay in delays)
+
+
+def test_worker_killed_mid_run_delivers_every_caliper_event_once(
+    redis_client: redis.Redis,
+    redis_url: str,
+    lrs: RalphLRS,
+    workers: Callable[..., WorkerProcess],
+    tmp_path: Path,
+) -> None:
+    from services import CaliperEndpoint
+
+    from translator.engine import Translator
+    from translator.intake.events import parse_line
+    from translator.mapping.plan import load_plan
+    from translator.targets.caliper import CALIPER
+
+    log = tmp_path / "tracking.log"
+    facts = write_log(log, 200)
+    with CaliperEndpoint("caliper-kill-key") as endpoint:
+        destinations = tmp_path / "destinations.toml"
+        destinations.write_text(
+            f'[[destination]]\nname = "caliper"\nkind = "caliper"\nurl = "{endpoint.url}"\n'
+            'token = "caliper-kill-key"\nsensor = "https://lms.example/sensor"\n',
+            encoding="utf-8",
+        )
+        env = _env(
+            redis_url,
+            lrs,
+            TRANSLATOR_VISIBILITY_TIMEOUT="3",
+            TRANSLATOR_BATCH_SIZE="3",
+            TRANSLATOR_DESTINATIONS_FILE=str(destinations),
+        )
+        for name in ("TRANSLATOR_MAPPINGS_DIR", "TRANSLATOR_LRS_URL"):
+            env.pop(name)  # the real mappings, with their Caliper folder; no LRS
+        for name in ("TRANSLATOR_LRS_USERNAME", "TRANSLATOR_LRS_PASSWORD"):
+            env.pop(name)
+        settings = Settings(pseudonym_secret=SECRET)
+        translator = Translator(load_plan(settings, CALIPER, environ={}), id_namespace=uuid.uuid4())
+        expected = sum(
+            len(translator.translate(parse_line(line)).statements)
+            for line in read_lines([str(log)])
+        )
+        run_id, result = _enqueue(env, str(log))
+        assert result.exit_code == 0, result.output
+        book = RunBook(redis_client, run_id)
+        first = workers(env)
+
+        def frozen_mid_run() -> bool:
+            if book.status().batches_done < 5:
+                return False
+            first.pause()
+            if redis_client.hlen("unacked") and not book.status().finished:
+                return True
+            first.resume()
+            return False
+
+        _until(frozen_mid_run, 60, "the worker to be mid-run")
+        first.kill()
+        workers(env)
+        _wait_finished(redis_client, run_id)
+        _until(lambda: redis_client.hlen("unacked") == 0, 30, "every message acknowledged")
+        status = book.status()
+        assert status.reconciles and status.read == facts.lines
+        assert status.dead_lettered == 0
+        assert len(endpoint.events) == expected > 0  # every event stored, once by id
