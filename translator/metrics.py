@@ -63,19 +63,7 @@ class RunMetrics(Collector):
             "translator_statements", "Statements translated.", value=summary.statements
         )
         families: dict[str, CounterMetricFamily | GaugeMetricFamily] = {
-            "delivered": CounterMetricFamily(
-                "translator_delivered_statements",
-                "Statements the destination holds, duplicates included.",
-                labels=_BY_DESTINATION,
-            ),
-            "dead_lettered": CounterMetricFamily(
-                "translator_dead_lettered_statements",
-                "Statements put in the dead-letter store.",
-                labels=_BY_DESTINATION,
-            ),
-            "requests": CounterMetricFamily(
-                "translator_requests", "HTTP requests, retries included.", labels=_BY_DESTINATION
-            ),
+            **_delivery_counters(),
             "retries": CounterMetricFamily(
                 "translator_retries",
                 "Requests sent again after a transient answer.",
@@ -138,9 +126,9 @@ class QueueMetrics(Collector):
         yield GaugeMetricFamily("translator_dead_letters", "Dead letters in Redis.", value=letters)
 
 
-def _worker_totals(totals: Mapping[bytes | str, bytes | str]) -> Iterator[Metric]:
-    """The workers' per-destination totals (worker.jobs.TOTALS_KEY) as metrics."""
-    counters = {
+def _delivery_counters() -> dict[str, CounterMetricFamily]:
+    """The per-destination counters a run and the workers both expose, under one set of names."""
+    return {
         "delivered": CounterMetricFamily(
             "translator_delivered_statements",
             "Statements the destination holds, duplicates included.",
@@ -155,6 +143,11 @@ def _worker_totals(totals: Mapping[bytes | str, bytes | str]) -> Iterator[Metric
             "translator_requests", "HTTP requests, retries included.", labels=_BY_DESTINATION
         ),
     }
+
+
+def _worker_totals(totals: Mapping[bytes | str, bytes | str]) -> Iterator[Metric]:
+    """The workers' per-destination totals (worker.jobs.TOTALS_KEY) as metrics."""
+    counters = _delivery_counters()
     batches = SummaryMetricFamily(
         "translator_batch_seconds", "Time to settle one batch.", labels=_BY_DESTINATION
     )

@@ -28,8 +28,8 @@ from translator.mapping.plan import Plan, load_plan
 from translator.sinks.dead_letters import FileDeadLetterStore
 from translator.sinks.delivery import Deliverer, RetryPolicy
 from translator.sinks.destinations import Destination, load_destinations
-from translator.sinks.forwarding import DestinationRoute, ForwardingSink
-from translator.summary import Summary
+from translator.sinks.forwarding import Deliveries, DestinationRoute, ForwardingSink
+from translator.summary import Summary, forward_total
 from translator.targets.caliper.strict import use_schema_dir
 from translator.targets.registry import DEFAULT_TARGET, TARGETS, get_target
 
@@ -40,6 +40,7 @@ __all__ = [
     "EXIT_USAGE",
     "delivery",
     "destinations",
+    "echo_delivery_summary",
     "fail",
     "give_up_option",
     "input_lines",
@@ -377,3 +378,37 @@ def serve_metrics(settings: Settings, summary: Summary, sinks: Sequence[Forwardi
             f"setting metrics_port: cannot serve metrics on "
             f"{settings.metrics_address}:{settings.metrics_port}: {exc.strerror}"
         )
+
+
+def echo_delivery_summary(
+    summary: Summary, deliveries: Deliveries, settings: Settings, *, notes: Sequence[str] = ()
+) -> None:
+    """The closing lines of an in-process run on stderr: skips and rejects, each destination,
+    where the dead letters are, `notes`, then the reconciled total."""
+    for detail in summary.detail_lines():
+        click.echo(detail, err=True)
+    for route in deliveries.routes:
+        click.echo(
+            f"destination {route.destination.name!r}: delivered {route.delivered}, "
+            f"dead-lettered {route.dead_lettered}" + (" (stopped)" if route.stopped else ""),
+            err=True,
+        )
+    if deliveries.dead_lettered:
+        click.echo(
+            f"dead letters are in {settings.dead_letter_path}: `translator dead-letters replay` "
+            "sends them",
+            err=True,
+        )
+    for note in notes:
+        click.echo(note, err=True)
+    click.echo(
+        forward_total(
+            read=summary.read,
+            translated=summary.translated,
+            delivered=deliveries.delivered,
+            dead_lettered=deliveries.dead_lettered,
+            skipped=summary.skipped,
+            rejected=summary.rejected,
+        ),
+        err=True,
+    )

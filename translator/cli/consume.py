@@ -18,6 +18,7 @@ from translator.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
     delivery,
+    echo_delivery_summary,
     fail,
     give_up_option,
     library_warnings,
@@ -37,7 +38,7 @@ from translator.intake.ticks import IDLE, Idle
 from translator.pipeline import LineResult, run, translate_lines_for
 from translator.sinks.forwarding import Deliveries
 from translator.sinks.rejects import RejectsWriter
-from translator.summary import Summary, forward_total
+from translator.summary import Summary
 
 if TYPE_CHECKING:
     from worker.jobs import Chunk
@@ -243,37 +244,17 @@ def _summary(
     settings: Settings,
     rejects: Path | None,
 ) -> None:
-    for detail in summary.detail_lines():
-        click.echo(detail, err=True)
-    for route in sink.routes:
-        click.echo(
-            f"destination {route.destination.name!r}: delivered {route.delivered}, "
-            f"dead-lettered {route.dead_lettered}" + (" (stopped)" if route.stopped else ""),
-            err=True,
-        )
-    if sink.dead_lettered:
-        click.echo(
-            f"dead letters are in {settings.dead_letter_path}: `translator dead-letters replay` "
-            "sends them",
-            err=True,
-        )
+    notes = []
     if rejects is not None and summary.rejected:
-        click.echo(f"rejected entries written to {rejects}", err=True)
-    click.echo(
+        notes.append(f"rejected entries written to {rejects}")
+    notes.append(_group_line(bus))
+    echo_delivery_summary(summary, sink, settings, notes=notes)
+
+
+def _group_line(bus: BusConsumer) -> str:
+    return (
         f"stream {bus.stream!r}, group {bus.group!r}: claimed {bus.claimed}, left pending "
-        f"{bus.unacknowledged}, {_status(bus)}",
-        err=True,
-    )
-    click.echo(
-        forward_total(
-            read=summary.read,
-            translated=summary.translated,
-            delivered=sink.delivered,
-            dead_lettered=sink.dead_lettered,
-            skipped=summary.skipped,
-            rejected=summary.rejected,
-        ),
-        err=True,
+        f"{bus.unacknowledged}, {_status(bus)}"
     )
 
 
@@ -354,9 +335,5 @@ def _consume_queued(
             f"{producer.run_id}` shows its reconciliation",
             err=True,
         )
-        click.echo(
-            f"stream {bus.stream!r}, group {bus.group!r}: claimed {bus.claimed}, left pending "
-            f"{bus.unacknowledged}, {_status(bus)}",
-            err=True,
-        )
+        click.echo(_group_line(bus), err=True)
     sys.exit(status)

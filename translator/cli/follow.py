@@ -15,6 +15,7 @@ from translator.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
     delivery,
+    echo_delivery_summary,
     fail,
     give_up_option,
     library_warnings,
@@ -33,7 +34,7 @@ from translator.intake.lines import SourceLine
 from translator.intake.ticks import IDLE, Idle
 from translator.pipeline import run, translate_lines_for
 from translator.sinks.forwarding import Deliveries
-from translator.summary import Summary, forward_total
+from translator.summary import Summary
 
 if TYPE_CHECKING:
     from worker.jobs import Chunk
@@ -171,7 +172,7 @@ def _follow_in_process(
             status = EXIT_USAGE
         finally:
             _save(checkpoints)
-    _summary(summary, sink, settings)
+    echo_delivery_summary(summary, sink, settings)
     sys.exit(status)
 
 
@@ -255,31 +256,3 @@ def _save(checkpoints: Checkpoints) -> None:
         checkpoints.save()
     except ConfigError as exc:
         click.echo(f"error: {exc}", err=True)
-
-
-def _summary(summary: Summary, sink: Deliveries, settings: Settings) -> None:
-    for detail in summary.detail_lines():
-        click.echo(detail, err=True)
-    for route in sink.routes:
-        click.echo(
-            f"destination {route.destination.name!r}: delivered {route.delivered}, "
-            f"dead-lettered {route.dead_lettered}" + (" (stopped)" if route.stopped else ""),
-            err=True,
-        )
-    if sink.dead_lettered:
-        click.echo(
-            f"dead letters are in {settings.dead_letter_path}: `translator dead-letters replay` "
-            "sends them",
-            err=True,
-        )
-    click.echo(
-        forward_total(
-            read=summary.read,
-            translated=summary.translated,
-            delivered=sink.delivered,
-            dead_lettered=sink.dead_lettered,
-            skipped=summary.skipped,
-            rejected=summary.rejected,
-        ),
-        err=True,
-    )
