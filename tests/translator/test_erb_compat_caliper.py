@@ -151,6 +151,8 @@ def test_erb_compat_caliper_graded_problem_keeps_erbs_score_wrapper(
         CALIPER.check(event)
     incorrect = {**GRADED, "event": {**GRADED["event"], "success": "incorrect"}}
     assert _one(files, incorrect)["generated"]["score"]["extensions"] == {"success": "False"}
+    unstated = {**GRADED, "event": {k: v for k, v in GRADED["event"].items() if k != "success"}}
+    assert _one(files, unstated)["generated"]["score"]["extensions"] == {"success": "False"}
 
 
 def test_erb_compat_caliper_username_only_event_uses_the_maps_username_column(
