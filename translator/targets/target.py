@@ -8,10 +8,23 @@ from typing import Any
 
 from translator.mapping.contract import ConstantAt, Place
 
-__all__ = ["Target"]
+__all__ = ["BrokenRule", "Target"]
 
 Check = Callable[[dict[str, Any]], None]
 Relations = Callable[[dict[str, Any]], bool]
+
+
+class BrokenRule(str):
+    """The message of a broken relaxable rule, which names its rule (`rule`), so that a plan
+    relaxing that rule can leave exactly those messages out."""
+
+    __slots__ = ("rule",)
+    rule: str
+
+    def __new__(cls, rule: str, message: str) -> BrokenRule:
+        made = super().__new__(cls, message)
+        made.rule = rule
+        return made
 
 
 @dataclass(frozen=True, slots=True)

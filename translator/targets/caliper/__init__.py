@@ -6,10 +6,12 @@ from typing import Final
 
 from translator.targets.caliper.checks import (
     CALIPER_VERSION,
+    RELAXABLE,
     action_ok,
     check_event,
     event_problems,
     place,
+    relaxed_rules,
 )
 from translator.targets.caliper.strict import strict_check
 from translator.targets.target import Target
@@ -31,4 +33,6 @@ CALIPER: Final = Target(
     relations_ok=action_ok,
     strict_check=strict_check,
     statement_id=_urn_uuid,
+    relaxable=RELAXABLE,
+    relax=relaxed_rules,
 )

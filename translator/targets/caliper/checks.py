@@ -9,6 +9,9 @@ value can land in. The official JSON Schemas are read by `strict` (`--strict` an
 
 The actions each type allows are those of the Caliper 1.2 specification's metric profiles (the
 JSON Schemas list one vocabulary for every type, so they cannot tell a ViewEvent "Graded").
+
+`RELAXABLE` names the rules an overlay may relax for its own plan (`relax:`), and
+`relaxed_rules` gives the checks without them.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from translator.errors import TranslationError
 from translator.mapping.contract import ConstantAt, Place
 from translator.messages import json_kind
 from translator.syntax import DURATION, UUID, is_iri
+from translator.targets.target import BrokenRule
 
 __all__ = [
     "ACTIONS",
@@ -32,10 +36,12 @@ __all__ = [
     "CALIPER_VERSION",
     "ENTITY_TYPES",
     "EVENT_ACTIONS",
+    "RELAXABLE",
     "action_ok",
     "check_event",
     "event_problems",
     "place",
+    "relaxed_rules",
 ]
 
 CALIPER_VERSION: Final = "1.2"
@@ -129,6 +135,21 @@ _AGENT_TYPES: Final = frozenset(
     {"Agent", "Person", "Organization", "SoftwareApplication", "Group", "CourseOffering",
      "CourseSection"}
 )  # fmt: skip
+
+# --- relaxable rules ------------------------------------------------------------------------------
+# The rules an overlay may name in its `relax:` section, for its own plan only, to reproduce
+# another translator's output that breaks them (ERB's, in the erb-compat overlay). Every other
+# rule holds for every plan. A broken relaxable rule writes its message as a BrokenRule, which
+# carries the rule's id, so a relaxed check can leave exactly those messages out.
+ENTITY_TYPE: Final = "entity-type"
+GENERATED_ENTITY: Final = "generated-entity"
+RELAXABLE: Final[dict[str, str]] = {
+    ENTITY_TYPE: "an entity's type is a term of the Caliper 1.2 vocabulary; relaxed, another "
+    'name (ERB\'s "Webpage") is let through, and the entity is checked as any entity',
+    GENERATED_ENTITY: "an event's `generated` is an entity (a type and an IRI id); relaxed, "
+    'any object is let through unchecked (ERB\'s {"score": {..., "id": "_:score"}})',
+}
+
 
 # --- properties -----------------------------------------------------------------------------------
 _REQUIRED: Final = ("@context", "id", "type", "actor", "action", "object", "eventTime")
@@ -285,7 +306,10 @@ def _entity(entity: dict[str, Any], at: str, out: list[str], *, types: frozenset
     if kind is _MISSING:
         out.append(f"{at}/type: is required")
     elif type(kind) is not str or kind not in types:
-        out.append(f"{at}/type: {_show(kind)} is not a Caliper 1.2 entity type here")
+        message = f"{at}/type: {_show(kind)} is not a Caliper 1.2 entity type here"
+        # Relaxable: a name outside the vocabulary, where any entity goes (not the actor's).
+        unknown = types is ENTITY_TYPES and type(kind) is str and kind != "" and kind not in types
+        out.append(BrokenRule(ENTITY_TYPE, message) if unknown else message)
     if "id" not in entity:
         out.append(f"{at}/id: is required")
     for key, value in entity.items():
@@ -353,6 +377,10 @@ def _event(event: Any, out: list[str]) -> None:
                 )
         elif key == "actor":
             _entity_or_iri(value, "/actor", out, types=_AGENT_TYPES)
+        elif key == "generated":
+            inner: list[str] = []
+            _entity_or_iri(value, "/generated", inner, types=ENTITY_TYPES)
+            out.extend(BrokenRule(GENERATED_ENTITY, p) for p in inner)
         elif key in _EVENT_ENTITIES:
             _entity_or_iri(value, f"/{key}", out, types=ENTITY_TYPES)
         elif key == "extensions":
@@ -372,6 +400,11 @@ def event_problems(event: dict[str, Any]) -> list[str]:
     return out
 
 
+def _refuse(out: list[str]) -> None:
+    more = len(out) - 1
+    raise TranslationError(f"invalid event: {out[0]}" + (f" (+{more} more)" if more else ""))
+
+
 def check_event(event: dict[str, Any]) -> None:
     """Refuse an event that breaks a Caliper 1.2 rule; run on every event before it leaves.
 
@@ -380,8 +413,25 @@ def check_event(event: dict[str, Any]) -> None:
     out: list[str] = []
     _event(event, out)
     if out:
-        more = len(out) - 1
-        raise TranslationError(f"invalid event: {out[0]}" + (f" (+{more} more)" if more else ""))
+        _refuse(out)
+
+
+def relaxed_rules(
+    rules: frozenset[str],
+) -> tuple[Callable[[dict[str, Any]], None], Callable[[dict[str, Any]], bool]]:
+    """`check_event` and `action_ok` with the rules named in `rules` (ids of RELAXABLE) not
+    enforced; every other rule is. Raises ValueError for an id RELAXABLE does not hold."""
+    unknown = sorted(rules - RELAXABLE.keys())
+    if unknown:
+        raise ValueError(f"no relaxable Caliper rule {unknown[0]!r}")
+
+    def check(event: dict[str, Any]) -> None:
+        out: list[str] = []
+        _event(event, out)
+        if out and (out := [p for p in out if not (type(p) is BrokenRule and p.rule in rules)]):
+            _refuse(out)
+
+    return check, action_ok
 
 
 # --- the rules of places, for compiled templates --------------------------------------------------

@@ -20,6 +20,7 @@ from translator.errors import TranslationError
 from translator.mapping.contract import ABSENT, ConstantAt, LeafRule, Place
 from translator.messages import json_kind
 from translator.syntax import DURATION, UUID, is_iri, is_irl
+from translator.targets.target import BrokenRule
 
 __all__ = [
     "RELAXABLE",
@@ -152,7 +153,7 @@ def _learn(value: str, syntax: Callable[[str], object], memo: set[str]) -> bool:
 # --- relaxable rules ------------------------------------------------------------------------------
 # The rules an overlay may name in its `relax:` section, for its own plan only, to reproduce
 # another translator's output that breaks them (ERB's, in the erb-compat overlay). Every other
-# rule holds for every plan. A broken relaxable rule writes its message as a _Broken, which
+# rule holds for every plan. A broken relaxable rule writes its message as a BrokenRule, which
 # carries the rule's id, so a relaxed check can leave exactly those messages out.
 SCORE_RANGE: Final = "score-min-less-than-max"
 GROUP_ACTIVITY: Final = "group-activity"
@@ -163,18 +164,6 @@ RELAXABLE: Final[dict[str, str]] = {
     'relaxed, "GroupActivity" is let through and checked as an Activity',
     EMPTY_TEXT: "a text value outside extensions is not empty (an LRS such as ralph refuses one)",
 }
-
-
-class _Broken(str):
-    """The message of a broken relaxable rule, which names its rule."""
-
-    __slots__ = ("rule",)
-    rule: str
-
-    def __new__(cls, rule: str, message: str) -> _Broken:
-        made = super().__new__(cls, message)
-        made.rule = rule
-        return made
 
 
 # --- messages (built only when a rule fails) ------------------------------------------------------
@@ -217,7 +206,7 @@ def _string(value: Any, at: str, key: str, out: list[str]) -> None:
     if not isinstance(value, str):
         _wrong(value, "a string", f"{at}/{key}", out)
     elif not value:
-        out.append(_Broken(EMPTY_TEXT, f"{at}/{key}: must not be empty"))
+        out.append(BrokenRule(EMPTY_TEXT, f"{at}/{key}: must not be empty"))
 
 
 def _boolean(value: Any, at: str, key: str, out: list[str]) -> None:
@@ -302,7 +291,7 @@ def _language_map(value: Any, at: str, key: str, out: list[str]) -> None:
         if not isinstance(text, str):
             _wrong(text, "a string", f"{at}/{key}/{_escape(tag)}", out)
         elif not text:
-            out.append(_Broken(EMPTY_TEXT, f"{at}/{key}/{_escape(tag)}: must not be empty"))
+            out.append(BrokenRule(EMPTY_TEXT, f"{at}/{key}/{_escape(tag)}: must not be empty"))
 
 
 _INT_LOW: Final = -(1 << 63)
@@ -492,7 +481,7 @@ def _activity(activity: Any, at: str, out: list[str]) -> None:
     kind = activity.get("objectType", "Activity")
     if kind != "Activity":
         message = f'{at}/objectType: {_show(kind)} is not "Activity"'
-        out.append(_Broken(GROUP_ACTIVITY, message) if kind == "GroupActivity" else message)
+        out.append(BrokenRule(GROUP_ACTIVITY, message) if kind == "GroupActivity" else message)
     activity_id = activity.get("id", _MISSING)
     if activity_id is _MISSING:
         out.append(f"{at}/id: is required")
@@ -621,10 +610,11 @@ def _object(obj: Any, at: str, out: list[str], *, in_substatement: bool) -> None
     elif kind == "StatementRef":
         _statement_ref(obj, at, out)
     elif kind == "GroupActivity":  # not xAPI: ERB's objectType of a multi-question problem
-        out.append(_Broken(GROUP_ACTIVITY, f"{at}/objectType: {_show(kind)} is not one of{_KINDS}"))
+        message = f"{at}/objectType: {_show(kind)} is not one of{_KINDS}"
+        out.append(BrokenRule(GROUP_ACTIVITY, message))
         inner: list[str] = []  # the rest of it is checked as an Activity's
         _activity(obj, at, inner)
-        out.extend(p for p in inner if not (type(p) is _Broken and p.rule == GROUP_ACTIVITY))
+        out.extend(p for p in inner if not (type(p) is BrokenRule and p.rule == GROUP_ACTIVITY))
     elif kind == "SubStatement":
         if in_substatement:
             out.append(f"{at}/objectType: a SubStatement cannot contain a SubStatement")
@@ -686,7 +676,7 @@ def _score(score: Any, at: str, out: list[str]) -> None:
     has_high = high is not _MISSING and _number(high, at, "score/max", out)
     if has_low and has_high and not low < high:
         message = f"{at}/score/min: {_show(low)} is not less than max {_show(high)}"
-        out.append(_Broken(SCORE_RANGE, message) if low == high else message)
+        out.append(BrokenRule(SCORE_RANGE, message) if low == high else message)
     if has_raw:
         if has_low and raw < low:
             out.append(f"{at}/score/raw: {_show(raw)} is less than min {_show(low)}")
@@ -1055,7 +1045,7 @@ def relaxed_rules(
         raise ValueError(f"no relaxable xAPI rule {unknown[0]!r}")
 
     def kept(out: list[str]) -> list[str]:
-        return [p for p in out if not (type(p) is _Broken and p.rule in rules)]
+        return [p for p in out if not (type(p) is BrokenRule and p.rule in rules)]
 
     def check(statement: dict[str, Any]) -> None:
         out: list[str] = []
