@@ -25,7 +25,7 @@ from services import RalphLRS
 
 from translator.cli import main
 from translator.config import Settings
-from translator.errors import DestinationRefused
+from translator.errors import ConfigError, DestinationRefused
 from translator.intake.lines import SourceLine, read_lines
 from translator.sinks.dead_letters import RedisDeadLetterStore
 from worker.app import celery_config, worker_settings
@@ -716,3 +716,10 @@ def test_backoff_honours_retry_after_up_to_retry_max(
     finally:
         worker_settings.cache_clear()
     assert all(20.0 <= delay <= 20.5 for delay in delays)
+
+
+def test_worker_context_asks_for_the_pseudonym_secret_only_for_pseudonyms() -> None:
+    with pytest.raises(ConfigError, match="TRANSLATOR_PSEUDONYM_SECRET is not set"):
+        WorkerContext(Settings(mappings_dir=CORE_MAPPINGS)).translators()
+    settings = Settings(mappings_dir=CORE_MAPPINGS, actor_identity="user-id")
+    assert [t.plan.target.name for t in WorkerContext(settings).translators()] == ["xapi"]

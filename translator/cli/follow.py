@@ -105,7 +105,7 @@ def follow(
         fail("a log is named twice")
     if queue and overlays:
         fail("with --queue the workers translate: set TRANSLATOR_OVERLAYS in their configuration")
-    if not queue and settings.pseudonym_secret is None:
+    if not queue and settings.needs_pseudonym_secret and settings.pseudonym_secret is None:
         fail(
             "TRANSLATOR_PSEUDONYM_SECRET is not set: statements sent to an LRS need actor ids "
             "that stay the same from run to run"
@@ -138,6 +138,7 @@ def _follow_in_process(
     translators, sinks = delivery(settings)
     sink = Deliveries(sinks)
     summary = Summary()
+    summary.watch_actor_map(translators)
     serve_metrics(settings, summary, sinks)
     status = EXIT_OK
 
