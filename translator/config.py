@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from translator.errors import ConfigError
+from translator.mapping.functions import ACTOR_IDENTITIES
 from translator.messages import did_you_mean
 
 __all__ = [
@@ -82,6 +83,9 @@ class Settings:
     mappings_dir: Path = field(default_factory=default_mappings_dir)
     overlays: tuple[Path, ...] = ()
     actor_map: Path | None = None
+    # How actors are identified (ACTOR_IDENTITIES): None is "pseudonym", or "actor-map" when
+    # an actor map is named. "username" and "email" send personal data out: an opt-in.
+    actor_identity: str | None = None
     # CSV course_id,display_name: course names for mappings that state them (`course_name`).
     course_names: Path | None = None
     # Mapping vars set on the command line (`--var NAME=VALUE`), over those of the files and of
@@ -122,6 +126,19 @@ class Settings:
     # The official IMS Caliper 1.2 JSON Schemas (their `json_schema/` folder), read by the strict
     # Caliper check; not shipped with the package (translator.targets.caliper.strict says why).
     caliper_schema_dir: Path | None = None
+
+    @property
+    def identity(self) -> str:
+        """How actors are identified: `actor_identity`, else "actor-map" when an actor map is
+        named, else "pseudonym"."""
+        if self.actor_identity is not None:
+            return self.actor_identity
+        return "pseudonym" if self.actor_map is None else "actor-map"
+
+    @property
+    def needs_pseudonym_secret(self) -> bool:
+        """True when actor ids are keyed pseudonyms, which only the pseudonym secret makes."""
+        return self.identity == "pseudonym"
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with the given (already typed) settings changed; `None` means "not given"."""
@@ -268,10 +285,30 @@ _ENGINE_VARIABLES = {
 }
 
 
+def _identity_problems(settings: Settings) -> list[str]:
+    identity = settings.actor_identity
+    if identity is None:
+        return []
+    if identity not in ACTOR_IDENTITIES:
+        return [
+            f"setting actor_identity: {identity!r} is not one of {', '.join(ACTOR_IDENTITIES)}"
+            f"{did_you_mean(identity, ACTOR_IDENTITIES)}"
+        ]
+    if identity == "actor-map" and settings.actor_map is None:
+        return ["setting actor_identity: actor-map needs an actor map: set actor_map"]
+    if identity != "actor-map" and settings.actor_map is not None:
+        return [
+            f"setting actor_map: an actor map is read only with actor_identity actor-map, "
+            f"not {identity}"
+        ]
+    return []
+
+
 def check_settings(settings: Settings, *, environ: Mapping[str, str] | None = None) -> None:
     """Check what can be known before a run starts: URLs have a scheme, the id namespace is a
-    UUID, numbers are in range, the files named exist, no TRANSLATOR_VAR_ sets a var the engine
-    sets (`environ`, default os.environ). Raises ConfigError listing every problem, one line
+    UUID, actor_identity is known (with an actor map when it names one), numbers are in range,
+    the files named exist, no TRANSLATOR_VAR_ sets a var the engine sets (`environ`, default
+    os.environ). Raises ConfigError listing every problem, one line
     each, naming the setting (never showing a secret)."""
     problems: list[str] = []
     env = os.environ if environ is None else environ
@@ -315,6 +352,7 @@ def check_settings(settings: Settings, *, environ: Mapping[str, str] | None = No
             problems.append(
                 f"setting {name}: still the placeholder of .env.example: set a long random value"
             )
+    problems.extend(_identity_problems(settings))
     if not settings.mappings_dir.is_dir():
         problems.append(f"setting mappings_dir: {settings.mappings_dir} is not a directory")
     for name in ("actor_map", "course_names", "destinations_file"):

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 from translator.engine import PAGE_REQUEST, SKIPPED, TRANSLATED
 
 if TYPE_CHECKING:
-    from translator.engine import Outcome
+    from translator.engine import Outcome, Translator
+    from translator.mapping.functions import ActorMapCounts
 
 __all__ = ["Summary", "forward_total", "summary_key"]
 
@@ -36,6 +37,24 @@ class Summary:
     # With several targets: statements, and lines each target translated, per target.
     statements_by_target: Counter[str] = field(default_factory=Counter)
     translated_by_target: Counter[str] = field(default_factory=Counter)
+    # The hit and miss counters of the actor map of each plan that reads one (watch_actor_map).
+    actor_maps: list[ActorMapCounts] = field(default_factory=list)
+
+    def watch_actor_map(self, translators: Sequence[Translator]) -> None:
+        """Report the actor map's hits and misses of these translators' plans (those that read
+        an actor map) in `detail_lines`."""
+        self.actor_maps.extend(
+            t.plan.actor_map_counts for t in translators if t.plan.actor_map_counts is not None
+        )
+
+    def actor_map_line(self) -> str | None:
+        """`actor map: N ids found, M users not in the map` (lookups, over every target), or
+        None when no plan reads an actor map."""
+        if not self.actor_maps:
+            return None
+        hits = sum(c.hits for c in self.actor_maps)
+        misses = sum(c.misses for c in self.actor_maps)
+        return f"actor map: {hits} ids found, {misses} users not in the map"
 
     def add(self, outcome: Outcome, by_target: Sequence[tuple[str, Outcome]] = ()) -> None:
         """Count one line's outcome (and, translated for several targets, each target's)."""
@@ -88,8 +107,12 @@ class Summary:
         ]
 
     def detail_lines(self, *, limit: int = 20) -> list[str]:
-        """Skips by event name and reason, and rejects by reason, most frequent first."""
+        """The actor map's counts (when one is read), skips by event name and reason, and
+        rejects by reason, most frequent first."""
         lines: list[str] = []
+        actor_map = self.actor_map_line()
+        if actor_map is not None:
+            lines.append(actor_map)
         if self.skipped_by_reason:
             lines.append("skipped:")
             for (name, reason), count in self.skipped_by_reason.most_common(limit):

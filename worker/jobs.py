@@ -156,7 +156,7 @@ class WorkerContext:
         on first use. Raises ConfigError without a pseudonym secret: a worker never translates
         with a throw-away key (actor ids would differ between workers)."""
         if self._translators is None:
-            if self.settings.pseudonym_secret is None:
+            if self.settings.needs_pseudonym_secret and self.settings.pseudonym_secret is None:
                 raise ConfigError(
                     "TRANSLATOR_PSEUDONYM_SECRET is not set on this worker: it will not translate "
                     "with a throw-away key; set it (the same on every worker) and restart"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from translator.config import Settings, _coerce, load_settings
+from translator.config import Settings, _coerce, check_settings, load_settings
 from translator.errors import ConfigError
 
 
@@ -54,3 +54,48 @@ def test_coerce_never_shows_a_secret() -> None:
 def test_an_empty_optional_path_is_not_set() -> None:
     assert load_settings(environ={"TRANSLATOR_ACTOR_MAP": ""}).actor_map is None
     assert Settings().actor_map is None
+
+
+@pytest.mark.parametrize(
+    ("changes", "identity", "needs_secret"),
+    [
+        ({}, "pseudonym", True),
+        ({"actor_map": Path("ids.csv")}, "actor-map", False),
+        ({"actor_identity": "user-id"}, "user-id", False),
+        ({"actor_identity": "username"}, "username", False),
+        ({"actor_identity": "email"}, "email", False),
+        ({"actor_identity": "pseudonym"}, "pseudonym", True),
+    ],
+)
+def test_settings_identity_defaults_to_pseudonym_or_the_actor_map_named(
+    changes: dict[str, object], identity: str, needs_secret: bool
+) -> None:
+    settings = Settings().with_overrides(**changes)
+    assert settings.identity == identity
+    assert settings.needs_pseudonym_secret is needs_secret
+
+
+def test_load_settings_reads_actor_identity_from_the_environment() -> None:
+    settings = load_settings(environ={"TRANSLATOR_ACTOR_IDENTITY": "user-id"})
+    assert settings.actor_identity == "user-id"
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"actor_identity": "mail"}, "setting actor_identity: 'mail' is not one of"),
+        ({"actor_identity": "actor-map"}, "actor-map needs an actor map: set actor_map"),
+        (
+            {"actor_identity": "pseudonym", "actor_map": "MAP"},
+            "an actor map is read only with actor_identity actor-map, not pseudonym",
+        ),
+    ],
+)
+def test_check_settings_refuses_an_actor_identity_it_cannot_follow(
+    tmp_path: Path, changes: dict[str, object], message: str
+) -> None:
+    ids = tmp_path / "ids.csv"
+    ids.write_text("1,a\n", encoding="utf-8")
+    given = {k: ids if v == "MAP" else v for k, v in changes.items()}
+    with pytest.raises(ConfigError, match=message):
+        check_settings(Settings().with_overrides(**given), environ={})

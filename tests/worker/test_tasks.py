@@ -25,7 +25,7 @@ from services import RalphLRS
 
 from translator.cli import main
 from translator.config import Settings
-from translator.errors import DestinationRefused
+from translator.errors import ConfigError, DestinationRefused
 from translator.intake.lines import SourceLine, read_lines
 from translator.sinks.dead_letters import RedisDeadLetterStore
 from worker.app import celery_config, worker_settings
@@ -781,3 +781,10 @@ def test_worker_killed_mid_run_delivers_every_caliper_event_once(
         assert status.reconciles and status.read == facts.lines
         assert status.dead_lettered == 0
         assert len(endpoint.events) == expected > 0  # every event stored, once by id
+
+
+def test_worker_context_asks_for_the_pseudonym_secret_only_for_pseudonyms() -> None:
+    with pytest.raises(ConfigError, match="TRANSLATOR_PSEUDONYM_SECRET is not set"):
+        WorkerContext(Settings(mappings_dir=CORE_MAPPINGS)).translators()
+    settings = Settings(mappings_dir=CORE_MAPPINGS, actor_identity="user-id")
+    assert [t.plan.target.name for t in WorkerContext(settings).translators()] == ["xapi"]

@@ -125,7 +125,7 @@ def consume(
     settings = settings_of(ctx, overlays=overlays, give_up_after=give_up_after)
     if queue and overlays:
         fail("with --queue the workers translate: set TRANSLATOR_OVERLAYS in their configuration")
-    if not queue and settings.pseudonym_secret is None:
+    if not queue and settings.needs_pseudonym_secret and settings.pseudonym_secret is None:
         fail(
             "TRANSLATOR_PSEUDONYM_SECRET is not set: statements sent to an LRS need actor ids "
             "that stay the same from run to run"
@@ -157,6 +157,7 @@ def consume(
     translators, sinks = delivery(settings)
     sink = Deliveries(sinks)
     summary = Summary()
+    summary.watch_actor_map(translators)
     serve_metrics(settings, summary, sinks)
     status = EXIT_OK
     with ExitStack() as stack:

@@ -83,6 +83,7 @@ def dry_run(
         )
     translators = [translator_of(settings, plan) for plan in plans]
     summary = Summary()
+    summary.watch_actor_map(translators)
     status = EXIT_OK
     with ExitStack() as stack:
         reject_writer = None

@@ -27,13 +27,14 @@ from translator.cli.common import (
 )
 from translator.cli.stopping import Stopped, graceful_stop, until_stopped
 from translator.config import Settings
+from translator.engine import Translator
 from translator.errors import ConfigError, DeliveryError
 from translator.intake.checkpoints import Checkpoints
 from translator.intake.follow import Follower
 from translator.intake.lines import SourceLine
 from translator.intake.ticks import IDLE, Idle
 from translator.pipeline import run, translate_lines_for
-from translator.sinks.forwarding import Deliveries
+from translator.sinks.forwarding import Deliveries, ForwardingSink
 from translator.summary import Summary
 
 if TYPE_CHECKING:
@@ -106,7 +107,7 @@ def follow(
         fail("a log is named twice")
     if queue and overlays:
         fail("with --queue the workers translate: set TRANSLATOR_OVERLAYS in their configuration")
-    if not queue and settings.pseudonym_secret is None:
+    if not queue and settings.needs_pseudonym_secret and settings.pseudonym_secret is None:
         fail(
             "TRANSLATOR_PSEUDONYM_SECRET is not set: statements sent to an LRS need actor ids "
             "that stay the same from run to run"
@@ -121,6 +122,8 @@ def follow(
             f"{new[0]} has no checkpoint in {settings.checkpoint_path}: on a first run, say "
             "--from-start (send what it holds) or --from-end (only what comes next)"
         )
+    # Everything that can refuse to start does so before a log is opened.
+    delivering = None if queue else delivery(settings)
     follower = Follower(
         paths,
         checkpoints,
@@ -128,17 +131,22 @@ def follow(
         max_line_bytes=settings.max_line_bytes,
         poll_interval=min(0.05, settings.batch_max_wait / 4),
     )
-    if queue:
+    if delivering is None:
         _follow_queued(settings, follower, checkpoints, status_every)
-    _follow_in_process(settings, follower, checkpoints, status_every)
+    _follow_in_process(settings, follower, checkpoints, status_every, *delivering)
 
 
 def _follow_in_process(
-    settings: Settings, follower: Follower, checkpoints: Checkpoints, status_every: float
+    settings: Settings,
+    follower: Follower,
+    checkpoints: Checkpoints,
+    status_every: float,
+    translators: list[Translator],
+    sinks: list[ForwardingSink],
 ) -> NoReturn:
-    translators, sinks = delivery(settings)
     sink = Deliveries(sinks)
     summary = Summary()
+    summary.watch_actor_map(translators)
     serve_metrics(settings, summary, sinks)
     status = EXIT_OK
 

@@ -124,7 +124,7 @@ def forward(
 def _forward_direct(
     settings: Settings, paths: tuple[str, ...], *, rejects: Path | None, progress: bool
 ) -> NoReturn:
-    if settings.pseudonym_secret is None:
+    if settings.needs_pseudonym_secret and settings.pseudonym_secret is None:
         fail(
             "TRANSLATOR_PSEUDONYM_SECRET is not set: statements sent to an LRS need actor ids "
             "that stay the same from run to run; set the secret (the same one every time, kept "
@@ -132,6 +132,7 @@ def _forward_direct(
         )
     translators, sinks = delivery(settings)
     summary = Summary()
+    summary.watch_actor_map(translators)
     serve_metrics(settings, summary, sinks)
     status = EXIT_OK
     with ExitStack() as stack:

@@ -19,6 +19,7 @@ __all__ = ["decode_event", "normalise", "parse_line"]
 # Fields a tracking log keeps at the top level and the event bus keeps in `context`.
 _IDENTITY_KEYS: Final = (
     "username",
+    "email",
     "referer",
     "page",
     "host",
@@ -140,8 +141,9 @@ def normalise(raw: dict[str, Any]) -> dict[str, Any]:
     """Bring both input shapes (tracking log, event bus) to the one document mappings read.
 
     Returns a new dict holding `name`, `event_type`, `time`, `event_source`, `event` (always an
-    object), `context` (always an object) and, where the event has them, `username`, `referer`,
-    `page`, `host`, `ip`, `agent`, `accept_language`, `session` (top level first, then context).
+    object), `context` (always an object) and, where the event has them, `username`, `email`,
+    `referer`, `page`, `host`, `ip`, `agent`, `accept_language`, `session` (top level first,
+    then context).
     Nested values are shared with `raw`, never copied; `raw` is not changed.
 
     Raises InputError when the event has no name, or a field has a type no mapping can use.

@@ -23,9 +23,11 @@ from translator.missing import MISSING
 from translator.syntax import NOT_IRI
 
 __all__ = [
+    "ACTOR_IDENTITIES",
     "FUNCTIONS",
     "NOT_IN_ACTOR_MAP",
     "ActorMap",
+    "ActorMapCounts",
     "FunctionContext",
     "FunctionSpec",
     "load_actor_map",
@@ -33,6 +35,19 @@ __all__ = [
 ]
 
 NOT_IN_ACTOR_MAP = "user not in the actor map"
+
+# How `actor_id` names a learner (the setting actor_identity). `username` and `email` send
+# personal data out of the service: an institution must choose them explicitly.
+ACTOR_IDENTITIES = ("pseudonym", "actor-map", "user-id", "username", "email")
+
+
+@dataclass(slots=True)
+class ActorMapCounts:
+    """How many actor ids the actor map gave (`hits`) and how many users it lacked (`misses`):
+    one count per `actor_id` lookup, kept by the run's function context for its summary."""
+
+    hits: int = 0
+    misses: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,10 +63,12 @@ class ActorMap:
 class FunctionContext:
     """What a function may depend on besides its arguments: fixed for the whole run.
 
-    `actor_map` gives the anonymous ids of learners; when `actor_map_given` is set (a map file
-    was named) it is the whole truth, and a learner it does not hold rejects the event rather
-    than get a pseudonym no dashboard knows. `course_names` is the course_id -> display name
-    table of `--course-names`.
+    `actor_identity` (one of ACTOR_IDENTITIES) is how `actor_id` names a learner. `actor_map`
+    gives the anonymous ids of learners; when it is used (`actor_identity` "actor-map", or
+    `actor_map_given`: a map file was named) it is the whole truth, and a learner it does not
+    hold rejects the event rather than get a pseudonym no dashboard knows; `actor_map_counts`
+    counts its hits and misses. `course_names` is the course_id -> display name table of
+    `--course-names`.
     """
 
     pseudonym_secret: bytes
@@ -59,6 +76,8 @@ class FunctionContext:
     actor_map_given: bool = False
     actor_usernames: Mapping[str, str] = field(default_factory=dict)
     course_names: Mapping[str, str] = field(default_factory=dict)
+    actor_identity: str = "pseudonym"
+    actor_map_counts: ActorMapCounts = field(default_factory=ActorMapCounts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,28 +317,78 @@ def _nonempty(value: Any) -> Any:
     return MISSING if value is None or value == "" else value
 
 
+def _personal_field(key: str, event: Any, field_name: str) -> str:
+    """The `username` or `email` of the learner `key` from the event (`event`, the whole
+    normalised event). The log names only its requester (context.user_id) that way, so another
+    learner (the subject of a staff action) has none. Raises TranslationError with the reason."""
+    if type(event) is not dict:
+        raise TranslationError(
+            f"actor_identity {field_name}: this mapping does not give actor_id the event"
+        )
+    context = event.get("context")
+    requester = context.get("user_id", MISSING) if type(context) is dict else MISSING
+    if type(requester) not in (int, str) or str(requester).strip() != key:
+        raise TranslationError(
+            f"actor_identity {field_name}: the event gives no {field_name} of this learner "
+            "(only of the user who made the request)"
+        )
+    value = event.get(field_name, MISSING)
+    if not isinstance(value, str) or not value.strip():
+        raise TranslationError(f"actor_identity {field_name}: the event has no {field_name}")
+    return value.strip()
+
+
 def _bind_actor_id(ctx: FunctionContext) -> Callable[..., Any]:
     secret = ctx.pseudonym_secret
     known = ctx.actor_map
-    given = ctx.actor_map_given
+    identity = ctx.actor_identity
+    from_map = identity == "actor-map" or ctx.actor_map_given
+    counts = ctx.actor_map_counts
     cache: dict[int | str, str] = {}  # by the id as logged: 42 and "42" are one learner
 
-    def actor_id(user_id: Any) -> Any:
-        """The actor map's anonymous id, else a keyed pseudonym shaped as a UUID."""
+    if identity in ("username", "email"):
+        field_name = identity
+
+        def actor_id_personal(user_id: Any, event: Any = MISSING) -> Any:
+            """The learner's username or email, read from the event (an opt-in of the
+            institution: personal data leaves the service)."""
+            kind = type(user_id)
+            if kind is not int and kind is not str:
+                return MISSING
+            key = str(user_id).strip()
+            if not key:
+                return MISSING
+            return _personal_field(key, event, field_name)
+
+        return actor_id_personal
+
+    def actor_id(user_id: Any, event: Any = MISSING) -> Any:
+        """The learner's id as actor_identity says: the actor map's anonymous id, the edX user
+        id, or (the default) a keyed pseudonym shaped as a UUID. `event` is read only by the
+        username and email identities."""
         kind = type(user_id)
         if kind is not int and kind is not str:  # bool, float, null, objects: not a user id
             return MISSING
         found = cache.get(user_id)
         if found is not None:
+            if from_map:
+                counts.hits += 1
             return found
         key = str(user_id).strip()
         if not key:
             return MISSING
-        found = known.get(key)
-        if found is None:
-            if given:  # a map was named: a learner it lacks is one no dashboard would know
+        if from_map:
+            found = known.get(key)
+            if found is None:  # a learner the map lacks is one no dashboard would know
+                counts.misses += 1
                 raise TranslationError(NOT_IN_ACTOR_MAP)
-            found = _uuid4_text(hmac.digest(secret, key.encode(), "sha256"))
+            counts.hits += 1
+        elif identity == "user-id":
+            found = key
+        else:
+            found = known.get(key)  # a table given in code (tests); never with a map file
+            if found is None:
+                found = _uuid4_text(hmac.digest(secret, key.encode(), "sha256"))
         if len(cache) >= _ACTOR_CACHE_SIZE:
             cache.clear()  # bounded: memory stays flat on a log of any number of learners
         cache[user_id] = found
@@ -330,6 +399,7 @@ def _bind_actor_id(ctx: FunctionContext) -> Callable[..., Any]:
 
 def _bind_actor_id_of_username(ctx: FunctionContext) -> Callable[..., Any]:
     known = ctx.actor_usernames
+    counts = ctx.actor_map_counts
 
     def actor_id_of_username(username: Any) -> Any:
         """The actor map's anonymous id of a learner the event names by username only."""
@@ -337,7 +407,9 @@ def _bind_actor_id_of_username(ctx: FunctionContext) -> Callable[..., Any]:
             return MISSING
         found = known.get(username.strip())
         if found is None:  # never a pseudonym of a username: one learner would get two ids
+            counts.misses += 1
             raise TranslationError(NOT_IN_ACTOR_MAP)
+        counts.hits += 1
         return found
 
     return actor_id_of_username
@@ -411,7 +483,7 @@ def _erb_statement_id(verb: Any, actor: Any, timestamp: Any, key: Any = MISSING)
 
 
 FUNCTIONS: Mapping[str, FunctionSpec] = {
-    "actor_id": FunctionSpec(1, 1, _bind_actor_id),
+    "actor_id": FunctionSpec(1, 2, _bind_actor_id),
     "actor_id_of_username": FunctionSpec(1, 1, _bind_actor_id_of_username),
     "course_name": FunctionSpec(1, 1, _bind_course_name),
     "erb_statement_id": FunctionSpec(3, 4, _plain(_erb_statement_id)),

@@ -94,11 +94,17 @@ def _parse(path: str) -> Any:
         raise PathSyntaxError(f"invalid JSONPath {path!r}: {exc}") from None
 
 
+def _whole(doc: Any) -> Any:
+    return doc
+
+
 def compile_path(path: str) -> Getter:
     """A getter for the first match of `path`, MISSING when nothing matches.
 
     Raises PathSyntaxError for a path jsonpath-ng cannot parse.
     """
+    if path == "$":  # the whole event (actor_id reads it for the username and email identities)
+        return _whole
     steps = plain_steps(path)
     if steps is not None:
         return _step_getter(steps)

@@ -19,6 +19,7 @@ from translator.mapping.contract import TargetRules
 from translator.mapping.directives import CompileContext, plain_data
 from translator.mapping.functions import (
     ActorMap,
+    ActorMapCounts,
     FunctionContext,
     load_actor_map,
     load_course_names,
@@ -59,6 +60,8 @@ class Plan:
     sources: MappingSources
     ephemeral_pseudonyms: bool
     warnings: tuple[MappingIssue, ...] = ()
+    # The actor map's hit and miss counts when this plan reads one (the run's summary).
+    actor_map_counts: ActorMapCounts | None = None
 
     def event_names(self) -> list[str]:
         """Every event name the plan translates, aliases included, sorted."""
@@ -128,7 +131,7 @@ def compile_context(
     variables["lms_root_url"] = settings.lms_root_url.rstrip("/")
     variables["translator_version"] = version
 
-    secret = settings.pseudonym_secret
+    secret = settings.pseudonym_secret if settings.needs_pseudonym_secret else None
     actors = load_actor_map(settings.actor_map) if settings.actor_map else ActorMap({})
     functions = FunctionContext(
         pseudonym_secret=(secret or secrets.token_hex(32)).encode(),
@@ -136,6 +139,7 @@ def compile_context(
         actor_map_given=settings.actor_map is not None,
         actor_usernames=actors.by_username,
         course_names=load_course_names(settings.course_names) if settings.course_names else {},
+        actor_identity=settings.identity,
     )
     return CompileContext(
         issues=issues,
@@ -209,7 +213,8 @@ def load_plan(
         events=MappingProxyType(events),
         disabled=MappingProxyType({k: reason for k, (reason, _loc) in sources.disabled.items()}),
         sources=sources,
-        ephemeral_pseudonyms=settings.pseudonym_secret is None,
+        ephemeral_pseudonyms=settings.needs_pseudonym_secret and settings.pseudonym_secret is None,
+        actor_map_counts=ctx.functions.actor_map_counts if settings.actor_map else None,
         warnings=tuple(
             sorted(issues.warnings, key=lambda i: (i.file, i.line, i.column, i.pointer))
         ),

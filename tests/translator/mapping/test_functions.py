@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from translator.mapping.functions import FUNCTIONS, FunctionContext
+from translator.errors import TranslationError
+from translator.mapping.functions import (
+    ACTOR_IDENTITIES,
+    FUNCTIONS,
+    NOT_IN_ACTOR_MAP,
+    FunctionContext,
+)
 from translator.missing import MISSING
 
 _CONTEXT = FunctionContext(pseudonym_secret=b"test", actor_map={})
@@ -52,3 +60,72 @@ def test_ratio_is_missing_for_a_score_xapi_cannot_hold(
 )
 def test_percent_gives_a_whole_percentage(share: object, expected: object) -> None:
     assert _call("percent", share) == expected
+
+
+def _actor_id(**context: Any) -> Any:
+    ctx = FunctionContext(**{"pseudonym_secret": b"test", "actor_map": {}, **context})
+    return FUNCTIONS["actor_id"].bind(ctx), ctx
+
+
+_EVENT = {"context": {"user_id": 42}, "username": "ada_l", "email": "ada@example.edu"}
+
+
+def test_actor_id_pseudonym_is_a_keyed_uuid_the_same_for_42_and_text_42() -> None:
+    actor_id, _ = _actor_id()
+    other, _ = _actor_id(pseudonym_secret=b"other")
+    assert actor_id(42, _EVENT) == actor_id("42") != other(42)
+    assert len(actor_id(42)) == 36
+
+
+def test_actor_id_user_id_is_the_edx_user_id_as_text() -> None:
+    actor_id, _ = _actor_id(actor_identity="user-id")
+    assert actor_id(42, _EVENT) == actor_id(" 42") == "42"
+    assert actor_id(None) is MISSING
+
+
+@pytest.mark.parametrize(
+    ("identity", "expected"), [("username", "ada_l"), ("email", "ada@example.edu")]
+)
+def test_actor_id_personal_identity_reads_the_requesters_field(
+    identity: str, expected: str
+) -> None:
+    actor_id, _ = _actor_id(actor_identity=identity)
+    assert actor_id(42, _EVENT) == actor_id("42", _EVENT) == expected
+
+
+@pytest.mark.parametrize(
+    ("user_id", "event", "reason"),
+    [
+        (7, _EVENT, "the event gives no username of this learner"),
+        (42, {"context": {"user_id": 42}}, "the event has no username"),
+        (42, {"context": {"user_id": 42}, "username": ""}, "the event has no username"),
+        (42, MISSING, "this mapping does not give actor_id the event"),
+    ],
+)
+def test_actor_id_username_rejects_an_event_without_the_learners_username(
+    user_id: int, event: Any, reason: str
+) -> None:
+    actor_id, _ = _actor_id(actor_identity="username")
+    with pytest.raises(TranslationError, match=reason):
+        actor_id(user_id, event)
+
+
+def test_actor_id_actor_map_is_strict_and_counts_hits_and_misses() -> None:
+    actor_id, ctx = _actor_id(actor_identity="actor-map", actor_map={"42": "anon-42"})
+    assert actor_id(42) == actor_id("42") == actor_id(42) == "anon-42"  # cached hits count too
+    with pytest.raises(TranslationError, match=NOT_IN_ACTOR_MAP):
+        actor_id(7)
+    assert (ctx.actor_map_counts.hits, ctx.actor_map_counts.misses) == (3, 1)
+
+
+def test_actor_id_of_username_counts_in_the_same_counter() -> None:
+    ctx = FunctionContext(pseudonym_secret=b"t", actor_map={}, actor_usernames={"ada_l": "anon-42"})
+    of_username = FUNCTIONS["actor_id_of_username"].bind(ctx)
+    assert of_username("ada_l") == "anon-42"
+    with pytest.raises(TranslationError, match=NOT_IN_ACTOR_MAP):
+        of_username("bob")
+    assert (ctx.actor_map_counts.hits, ctx.actor_map_counts.misses) == (1, 1)
+
+
+def test_actor_identities_are_the_documented_five() -> None:
+    assert ACTOR_IDENTITIES == ("pseudonym", "actor-map", "user-id", "username", "email")
