@@ -18,6 +18,7 @@ from translator.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
     delivery,
+    echo,
     fail,
     give_up_option,
     library_warnings,
@@ -179,16 +180,16 @@ def consume(
                 on_settled=bus.acknowledge,
             )
         except Stopped:
-            click.echo(
+            echo(
                 "stopped before every statement read was delivered: their entries stay pending "
                 "in the group, and are read again",
                 err=True,
             )
         except (ConfigError, DeliveryError) as exc:
-            click.echo(f"error: {exc}", err=True)
+            echo(f"error: {exc}", err=True)
             status = EXIT_USAGE
         except redis.RedisError as exc:
-            click.echo(f"error: the event bus's Redis failed: {exc}", err=True)
+            echo(f"error: the event bus's Redis failed: {exc}", err=True)
             status = EXIT_USAGE
         finally:
             _acknowledge(bus)
@@ -216,7 +217,7 @@ def _with_status(
     due = time.monotonic() + every
     for line in lines:
         if every and time.monotonic() >= due:
-            click.echo(
+            echo(
                 f"status: read {summary.read}, delivered {sink.delivered}, "
                 f"dead-lettered {sink.dead_lettered}, rejected {summary.rejected}, "
                 f"claimed {bus.claimed}, {_status(bus)}",
@@ -230,7 +231,7 @@ def _acknowledge(bus: BusConsumer) -> None:
     try:
         bus.flush()
     except redis.RedisError as exc:
-        click.echo(
+        echo(
             f"error: cannot acknowledge the entries settled last ({exc}): they are read again",
             err=True,
         )
@@ -244,27 +245,27 @@ def _summary(
     rejects: Path | None,
 ) -> None:
     for detail in summary.detail_lines():
-        click.echo(detail, err=True)
+        echo(detail, err=True)
     for route in sink.routes:
-        click.echo(
+        echo(
             f"destination {route.destination.name!r}: delivered {route.delivered}, "
             f"dead-lettered {route.dead_lettered}" + (" (stopped)" if route.stopped else ""),
             err=True,
         )
     if sink.dead_lettered:
-        click.echo(
+        echo(
             f"dead letters are in {settings.dead_letter_path}: `translator dead-letters replay` "
             "sends them",
             err=True,
         )
     if rejects is not None and summary.rejected:
-        click.echo(f"rejected entries written to {rejects}", err=True)
-    click.echo(
+        echo(f"rejected entries written to {rejects}", err=True)
+    echo(
         f"stream {bus.stream!r}, group {bus.group!r}: claimed {bus.claimed}, left pending "
         f"{bus.unacknowledged}, {_status(bus)}",
         err=True,
     )
-    click.echo(
+    echo(
         forward_total(
             read=summary.read,
             translated=summary.translated,
@@ -306,7 +307,7 @@ def _consume_queued(
         due = time.monotonic() + status_every
         for line in lines:
             if status_every and time.monotonic() >= due:
-                click.echo(
+                echo(
                     f"status: run {producer.run_id}: enqueued {producer.lines} entries, "
                     f"claimed {bus.claimed}, {_status(bus)}",
                     err=True,
@@ -339,22 +340,22 @@ def _consume_queued(
                 usable(lines, writer), max_wait=settings.batch_max_wait, on_enqueued=enqueued
             )
         except Stopped:
-            click.echo(
+            echo(
                 "stopped before every entry read was enqueued: they stay pending in the group",
                 err=True,
             )
         except (redis.RedisError, KombuError, OSError) as exc:
-            click.echo(f"error: cannot enqueue to Redis at {where}: {exc}", err=True)
+            echo(f"error: cannot enqueue to Redis at {where}: {exc}", err=True)
             status = EXIT_USAGE
         finally:
             _acknowledge(bus)
-        click.echo(
+        echo(
             f"run {producer.run_id}: enqueued {producer.lines} entries in {producer.chunks} "
             f"chunks, rejected {unusable} undecodable; `translator status --run "
             f"{producer.run_id}` shows its reconciliation",
             err=True,
         )
-        click.echo(
+        echo(
             f"stream {bus.stream!r}, group {bus.group!r}: claimed {bus.claimed}, left pending "
             f"{bus.unacknowledged}, {_status(bus)}",
             err=True,

@@ -15,6 +15,7 @@ from translator.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
     delivery,
+    echo,
     fail,
     give_up_option,
     library_warnings,
@@ -161,13 +162,13 @@ def _follow_in_process(
                 on_settled=checkpoints.advance,
             )
         except Stopped:
-            click.echo(
+            echo(
                 "stopped before every statement read was delivered: the checkpoint stays "
                 "before them, and the next run reads them again",
                 err=True,
             )
         except (ConfigError, DeliveryError) as exc:
-            click.echo(f"error: {exc}", err=True)
+            echo(f"error: {exc}", err=True)
             status = EXIT_USAGE
         finally:
             _save(checkpoints)
@@ -212,17 +213,17 @@ def _follow_queued(
                     on_enqueued=enqueued,
                 )
             except Stopped:
-                click.echo(
+                echo(
                     "stopped before every line read was enqueued: the checkpoint stays before "
                     "them, and the next run reads them again",
                     err=True,
                 )
             except (redis.RedisError, KombuError, OSError) as exc:
-                click.echo(f"error: cannot enqueue to Redis at {where}: {exc}", err=True)
+                echo(f"error: cannot enqueue to Redis at {where}: {exc}", err=True)
                 status = EXIT_USAGE
             finally:
                 _save(checkpoints)
-        click.echo(
+        echo(
             f"run {producer.run_id}: enqueued {producer.lines} lines in {producer.chunks} "
             f"chunks; `translator status --run {producer.run_id}` shows its reconciliation",
             err=True,
@@ -245,7 +246,7 @@ def _with_upkeep(
             continue
         checkpoints.save_if_due()
         if every and time.monotonic() >= due:
-            click.echo(status_line(), err=True)
+            echo(status_line(), err=True)
             due = time.monotonic() + every
         yield line
 
@@ -254,25 +255,25 @@ def _save(checkpoints: Checkpoints) -> None:
     try:
         checkpoints.save()
     except ConfigError as exc:
-        click.echo(f"error: {exc}", err=True)
+        echo(f"error: {exc}", err=True)
 
 
 def _summary(summary: Summary, sink: Deliveries, settings: Settings) -> None:
     for detail in summary.detail_lines():
-        click.echo(detail, err=True)
+        echo(detail, err=True)
     for route in sink.routes:
-        click.echo(
+        echo(
             f"destination {route.destination.name!r}: delivered {route.delivered}, "
             f"dead-lettered {route.dead_lettered}" + (" (stopped)" if route.stopped else ""),
             err=True,
         )
     if sink.dead_lettered:
-        click.echo(
+        echo(
             f"dead letters are in {settings.dead_letter_path}: `translator dead-letters replay` "
             "sends them",
             err=True,
         )
-    click.echo(
+    echo(
         forward_total(
             read=summary.read,
             translated=summary.translated,

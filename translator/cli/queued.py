@@ -8,13 +8,13 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-import click
 import orjson
 
 from translator.cli.common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_REJECTED,
+    echo,
     fail,
     progress_lines,
     redact,
@@ -63,18 +63,18 @@ def forward_queued(
         try:
             producer.enqueue(source)
         except ConfigError as exc:  # an input failed: the run is what was read before
-            click.echo(enqueued.format(producer.lines, producer.chunks))
+            echo(enqueued.format(producer.lines, producer.chunks))
             fail(f"{exc}; the lines before it were enqueued")
         except KeyboardInterrupt:
-            click.echo(enqueued.format(producer.lines, producer.chunks))
-            click.echo("interrupted: the workers deliver what was enqueued", err=True)
+            echo(enqueued.format(producer.lines, producer.chunks))
+            echo("interrupted: the workers deliver what was enqueued", err=True)
             sys.exit(EXIT_INTERRUPTED)
         except (redis.RedisError, KombuError, OSError) as exc:
             fail(
                 f"cannot enqueue to Redis at {where} after {producer.lines} lines "
                 f"(run {producer.run_id}): {exc}"
             )
-        click.echo(enqueued.format(producer.lines, producer.chunks))
+        echo(enqueued.format(producer.lines, producer.chunks))
         if not wait:
             sys.exit(EXIT_OK)
         try:
@@ -95,28 +95,26 @@ def _report(
         rejected_by_reason=Counter(str(orjson.loads(r).get("reason", "")) for r in records),
     )
     for detail in details.detail_lines():
-        click.echo(detail, err=True)
+        echo(detail, err=True)
     if rejects is not None and records:
         try:
             rejects.write_bytes(b"".join(r + b"\n" for r in records))
         except OSError as exc:
             fail(f"{rejects}: cannot write rejects file: {exc.strerror}")
-        click.echo(f"rejected lines written to {rejects}", err=True)
+        echo(f"rejected lines written to {rejects}", err=True)
     if status.unrouted:
-        click.echo(
-            f"{status.unrouted} statements matched no destination's filter: not sent", err=True
-        )
+        echo(f"{status.unrouted} statements matched no destination's filter: not sent", err=True)
     if status.dead_lettered:
-        click.echo(
+        echo(
             "dead letters are in Redis: `translator dead-letters list --redis` shows them, "
             "`translator dead-letters replay --redis` sends them again",
             err=True,
         )
     if not status.finished:
-        click.echo(f"run {run_id} is not finished yet; so far:", err=True)
+        echo(f"run {run_id} is not finished yet; so far:", err=True)
     elif not status.reconciles:
-        click.echo(f"warning: the counts of run {run_id} do not reconcile", err=True)
-    click.echo(status.total_line(), err=True)
+        echo(f"warning: the counts of run {run_id} do not reconcile", err=True)
+    echo(status.total_line(), err=True)
     if not status.finished:
         sys.exit(EXIT_REJECTED)
     sys.exit(EXIT_REJECTED if status.rejected or status.dead_lettered else EXIT_OK)
@@ -138,7 +136,7 @@ def _wait_for_run(book: RunBook, timeout: float | None) -> RunStatus:
     while True:
         status = book.status()
         if status.error and status.error != shown:
-            click.echo(f"workers report: {status.error}", err=True)
+            echo(f"workers report: {status.error}", err=True)
         shown = status.error
         if status.finished:
             return status
@@ -149,7 +147,7 @@ def _wait_for_run(book: RunBook, timeout: float | None) -> RunStatus:
             waiting = int(book.client.llen(QUEUE))
             taken = int(book.client.hlen("unacked"))
             if waiting and not taken:
-                click.echo(
+                echo(
                     f"no worker is taking the run's messages ({waiting} waiting in queue "
                     f"{QUEUE!r}, none taken for {_IDLE_QUEUE_SECONDS:g} s): start one with "
                     "`translator worker` (with the same TRANSLATOR_REDIS_URL); the run waits",
@@ -157,7 +155,7 @@ def _wait_for_run(book: RunBook, timeout: float | None) -> RunStatus:
                 )
                 warned = True
         if deadline is not None and time.monotonic() >= deadline:
-            click.echo(
+            echo(
                 f"not finished after {timeout:g} s ({status.progress_line()}); the workers go on "
                 f"with it: `translator status --run {book.run_id}` shows it later",
                 err=True,

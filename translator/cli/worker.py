@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from translator.cli.common import EXIT_USAGE, fail, mapping_options, settings_of
+from translator.cli.common import EXIT_USAGE, echo, fail, mapping_options, settings_of
 from translator.errors import ConfigError, MappingError
 
 __all__ = ["worker"]
@@ -53,7 +53,7 @@ def worker(
         celery_config(settings)
         WorkerContext(settings).check()
     except MappingError as exc:
-        click.echo(str(exc), err=True)
+        echo(str(exc), err=True)
         sys.exit(EXIT_USAGE)
     except ConfigError as exc:
         fail(str(exc))
