@@ -104,6 +104,9 @@ class Settings:
     visibility_timeout: float = 3600.0
     retry_initial: float = 1.0
     retry_max: float = 300.0
+    # A queued run keeps its raw rejected lines (which may name learners) in Redis only when it
+    # asked for them (`forward --queue --wait --rejects FILE`), and for this many seconds.
+    rejects_ttl: float = 86400.0
     # In-process delivery parks a destination's statements once it has been unavailable this
     # many seconds (0: retry as long as the run lasts).
     give_up_after: float = 0.0
@@ -231,7 +234,7 @@ def load_settings(
 _OTHER_VARIABLES = frozenset({"TRANSLATOR_CONFIG"})
 _VAR_PREFIX = "TRANSLATOR_VAR_"
 _AT_LEAST_ONE = ("max_line_bytes", "batch_size", "chunk_lines")
-_POSITIVE = ("batch_max_wait", "request_timeout", "retry_initial")
+_POSITIVE = ("batch_max_wait", "request_timeout", "retry_initial", "rejects_ttl")
 _PLACEHOLDER = "change-me"  # how .env.example's secrets begin
 
 

@@ -42,7 +42,7 @@ from translator.sinks.rejects import reject_record
 from translator.sinks.routing import Router
 from translator.summary import Summary
 from translator.targets.registry import DEFAULT_TARGET, TARGETS, get_target
-from worker.runs import RunBook, skip_field
+from worker.runs import RunBook, reject_field, skip_field
 
 __all__ = [
     "TOTALS_KEY",
@@ -271,7 +271,8 @@ def process_chunk(
 ) -> ChunkReport | None:
     """Translate a chunk, hand its statements to `publish(run_id, destination, items)` in batches
     of `batch_size` per destination (by each destination's org/course filter), then count the
-    chunk and keep its rejected lines in the run's books.
+    chunk in the run's books, with its reject reasons, and its rejected lines only when the run
+    asked for them (RunBook.begin: the producer's wish, in the books, not in each message).
 
     Publishing comes first and counting last, in one atomic step: if the worker dies in between,
     the redone chunk publishes the same batches again (the same batch keys, so they are counted
@@ -337,7 +338,10 @@ def process_chunk(
     }
     for (event, reason), count in summary.skipped_by_reason.items():
         counts[skip_field(event, reason)] = count
-    report.counted = book.commit_chunk(key, counts, rejects)
+    for reason, count in summary.rejected_by_reason.items():
+        counts[reject_field(reason)] = counts.get(reject_field(reason), 0) + count
+    kept = rejects if rejects and book.keeps_rejects() else []
+    report.counted = book.commit_chunk(key, counts, kept, rejects_ttl=settings.rejects_ttl)
     if report.counted:
         logger.info("%s", report.log_line(run_id))
         finish_if_done(book)

@@ -59,8 +59,10 @@ class RunProducer:
         """Fail now, before reading anything, when Redis cannot be reached."""
         self.client.ping()
 
-    def enqueue(self, lines: Iterable[SourceLine]) -> None:
-        """Enqueue every line in chunks of `chunk_lines`, then close the run's totals.
+    def enqueue(self, lines: Iterable[SourceLine], *, keep_rejects: bool = False) -> None:
+        """Enqueue every line in chunks of `chunk_lines`, then close the run's totals. With
+        `keep_rejects`, the workers keep the run's rejected lines in its books (for a day: they
+        may name learners); else only their count and reasons.
 
         The totals are written before the last chunk is sent, so that the worker that settles
         the run's last part knows it is the last. If reading fails (ConfigError) or is
@@ -69,7 +71,7 @@ class RunProducer:
         """
         if self.settings.chunk_lines < 1:
             raise ConfigError(f"chunk_lines must be at least 1, not {self.settings.chunk_lines}")
-        self.book.begin()
+        self.book.begin(keep_rejects=keep_rejects)
         with self.celery.producer_or_acquire() as producer:
             held: Chunk | None = None
             try:

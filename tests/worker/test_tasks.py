@@ -118,6 +118,7 @@ def test_process_chunk_counts_once_rejects_and_routes_in_batches(
     facts = write_log(log, 6, junk=True)
     lines = encode_lines(list(read_lines([str(log)])))
     context = WorkerContext(_settings(redis_url, lrs))
+    RunBook(redis_client, "run1").begin(keep_rejects=True)  # a run that asked for its rejects
     published: list[tuple[str, str, list[dict[str, Any]]]] = []
 
     def publish(run_id: str, destination: str, items: list[dict[str, Any]]) -> None:
@@ -143,6 +144,7 @@ def test_process_chunk_counts_once_rejects_and_routes_in_batches(
         (2, "no JSON object on the line"),
         (3, "not valid UTF-8"),
     ]
+    assert 0 < redis_client.ttl("translator:run:run1:rejects") <= 86400  # a day, not a week
     # The same message again (a redelivery) changes nothing.
     assert process_chunk(context, "run1", str(log), 1, lines, publish=publish) is None
     assert len(published) == 3
@@ -388,6 +390,39 @@ def test_queue_forward_lands_every_statement_exactly_once(
     _until(lambda: f"run {run_id} finished: {total}" in worker.text(), 10, "the run's log line")
     assert f"run {run_id}: {log}:1-5: read 5, translated 3" in worker.text()
     assert lrs.password not in worker.text()
+
+
+def test_queue_forward_keeps_rejected_lines_in_redis_only_when_asked(
+    redis_client: redis.Redis,
+    redis_url: str,
+    lrs: RalphLRS,
+    workers: Callable[..., WorkerProcess],
+    tmp_path: Path,
+) -> None:
+    # Raw rejected lines may name learners: without --rejects only their count and reasons reach
+    # Redis; with it, the lines are kept for a day (rejects_ttl), not the run's week.
+    workers(_env(redis_url, lrs))
+    log = tmp_path / "tracking.log"
+    log.write_bytes(b'["ada@example.org", "203.0.113.9"]\n[2]\n')
+    env = _env(redis_url, lrs)
+    run_id, result = _enqueue(env, "--wait", "--timeout", "60", str(log))
+    assert result.exit_code == 1, result.output
+    assert "2  JSON value is an array, not an object" in result.stderr
+    assert not redis_client.exists(f"translator:run:{run_id}:rejects")
+    assert b"ada@example.org" not in _redis_contents(redis_client)
+    assert b"203.0.113.9" not in _redis_contents(redis_client)
+    assert RunBook(redis_client, run_id).status().rejected_by_reason == {
+        "JSON value is an array, not an object": 2
+    }
+
+    rejects = tmp_path / "rejects.jsonl"
+    env = _env(redis_url, lrs, TRANSLATOR_REJECTS_TTL="3600")
+    run_id, result = _enqueue(env, "--wait", "--timeout", "60", "--rejects", str(rejects), str(log))
+    assert result.exit_code == 1, result.output
+    assert [orjson.loads(r)["line"] for r in rejects.read_bytes().splitlines()] == [1, 2]
+    assert b"ada@example.org" in rejects.read_bytes()
+    # The workers' setting (the default, a day) sets how long they stay.
+    assert 3600 < redis_client.ttl(f"translator:run:{run_id}:rejects") <= 86400
 
 
 def test_worker_killed_mid_run_loses_and_duplicates_nothing(

@@ -8,8 +8,6 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-import orjson
-
 from translator.cli.common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -61,7 +59,7 @@ def forward_queued(
             fail(f"cannot reach Redis at {where}: {exc}")
         enqueued = f"run {producer.run_id}: enqueued {{}} lines in {{}} chunks"
         try:
-            producer.enqueue(source)
+            producer.enqueue(source, keep_rejects=rejects is not None)
         except ConfigError as exc:  # an input failed: the run is what was read before
             echo(enqueued.format(producer.lines, producer.chunks))
             fail(f"{exc}; the lines before it were enqueued")
@@ -79,7 +77,7 @@ def forward_queued(
             sys.exit(EXIT_OK)
         try:
             status = _wait_for_run(producer.book, timeout)
-            records = producer.book.rejects()
+            records = producer.book.rejects() if rejects is not None else []
         except redis.RedisError as exc:
             fail(
                 f"lost Redis at {where} while waiting for run {producer.run_id} (it goes on): {exc}"
@@ -92,7 +90,7 @@ def _report(
 ) -> NoReturn:
     details = Summary(
         skipped_by_reason=Counter(status.skipped_by_reason),
-        rejected_by_reason=Counter(str(orjson.loads(r).get("reason", "")) for r in records),
+        rejected_by_reason=Counter(status.rejected_by_reason),
     )
     for detail in details.detail_lines():
         echo(detail, err=True)
