@@ -107,6 +107,9 @@ class Settings:
     # A queued run keeps its raw rejected lines (which may name learners) in Redis only when it
     # asked for them (`forward --queue --wait --rejects FILE`), and for this many seconds.
     rejects_ttl: float = 86400.0
+    # A queued run or a worker refuses a Redis that keeps no append-only file (a restart would
+    # lose the queue) unless this is true.
+    allow_volatile_redis: bool = False
     # In-process delivery parks a destination's statements once it has been unavailable this
     # many seconds (0: retry as long as the run lasts).
     give_up_after: float = 0.0

@@ -42,6 +42,7 @@ from translator.sinks.rejects import reject_record
 from translator.sinks.routing import Router
 from translator.summary import Summary
 from translator.targets.registry import DEFAULT_TARGET, TARGETS, get_target
+from worker.durability import check_durability
 from worker.runs import RunBook, reject_field, skip_field
 
 __all__ = [
@@ -143,13 +144,19 @@ class WorkerContext:
         return f"WorkerContext(destinations={sorted(self.destinations())!r})"
 
     def check(self) -> None:
-        """Fail at start-up rather than on the first message. Raises ConfigError, MappingError."""
+        """Fail at start-up rather than on the first message. Raises ConfigError (also for a
+        Redis that cannot be reached, or keeps no append-only file without
+        `allow_volatile_redis`), MappingError."""
         self.translators()
         if not self.destinations():
             raise ConfigError(
                 "no destination is configured on this worker: set TRANSLATOR_LRS_URL (with "
                 "its credentials) or TRANSLATOR_DESTINATIONS_FILE"
             )
+        try:
+            check_durability(self.redis(), allow_volatile=self.settings.allow_volatile_redis)
+        except redis.RedisError as exc:
+            raise ConfigError(f"cannot check Redis's persistence: {exc}") from None
 
     def translators(self) -> list[Translator]:
         """One plan per target this worker's destinations take (xAPI when it has none), compiled

@@ -20,6 +20,7 @@ from translator.errors import ConfigError
 from translator.intake.lines import SourceLine
 from translator.intake.ticks import IDLE, Idle
 from worker.app import TRANSLATE_CHUNK, create_app
+from worker.durability import check_durability
 from worker.jobs import Chunk, encode_lines, finish_if_done, iter_chunks
 from worker.runs import RunBook
 
@@ -56,8 +57,10 @@ class RunProducer:
         self.close()
 
     def check(self) -> None:
-        """Fail now, before reading anything, when Redis cannot be reached."""
+        """Fail now, before reading anything, when Redis cannot be reached (redis.RedisError) or
+        keeps no append-only file and `allow_volatile_redis` is not set (ConfigError)."""
         self.client.ping()
+        check_durability(self.client, allow_volatile=self.settings.allow_volatile_redis)
 
     def enqueue(self, lines: Iterable[SourceLine], *, keep_rejects: bool = False) -> None:
         """Enqueue every line in chunks of `chunk_lines`, then close the run's totals. With

@@ -80,6 +80,9 @@ def _env(redis_url: str, lrs: RalphLRS, **changes: str) -> dict[str, str]:
         "TRANSLATOR_CHUNK_LINES": "5",
         "TRANSLATOR_RETRY_INITIAL": "0.2",
         "TRANSLATOR_RETRY_MAX": "1",
+        # The session's Redis keeps no append-only file (tests/services.py): accept that here;
+        # test_queue_and_workers_refuse_a_redis_without_persistence checks the refusal.
+        "TRANSLATOR_ALLOW_VOLATILE_REDIS": "true",
     }
     env.update(changes)
     return env
@@ -423,6 +426,86 @@ def test_queue_forward_keeps_rejected_lines_in_redis_only_when_asked(
     assert b"ada@example.org" in rejects.read_bytes()
     # The workers' setting (the default, a day) sets how long they stay.
     assert 3600 < redis_client.ttl(f"translator:run:{run_id}:rejects") <= 86400
+
+
+def test_queue_and_workers_refuse_a_redis_without_persistence(
+    redis_client: redis.Redis, redis_url: str, lrs: RalphLRS, tmp_path: Path
+) -> None:
+    # A restart of a Redis without an append-only file lost whole queued runs silently: every
+    # queued command and a worker now refuse it, saying what is at stake and how to opt out.
+    from services import RedisServer
+
+    env = _env(
+        redis_url,
+        lrs,
+        TRANSLATOR_ALLOW_VOLATILE_REDIS="false",
+        TRANSLATOR_CHECKPOINT_PATH=str(tmp_path / "checkpoints.json"),
+    )
+    log = tmp_path / "tracking.log"
+    write_log(log, 3)
+    before = set(redis_client.scan_iter("translator:run:*"))
+    for command in (
+        ["forward", "--queue", str(log)],
+        ["follow", "--queue", "--from-start", str(log)],
+        ["consume", "--queue", "--from-start", "--stream", "refused", "--group", "refused"],
+    ):
+        result = CliRunner().invoke(main, command, env=env)
+        assert result.exit_code == 2, (command, result.output)
+        assert "keeps no append-only file" in result.stderr, command
+        assert "restart loses all of the queued messages" in result.stderr, command
+        assert "TRANSLATOR_ALLOW_VOLATILE_REDIS=true" in result.stderr, command
+    assert set(redis_client.scan_iter("translator:run:*")) == before  # no run was started
+    worker = subprocess.run(
+        [sys.executable, "-m", "translator", "worker", "--pool=solo"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert worker.returncode == 2, worker.stderr
+    assert "keeps no append-only file" in worker.stderr
+
+    durable = RedisServer(tmp_path / "durable", persistent=True).start()
+    try:
+        env = _env(durable.url, lrs, TRANSLATOR_ALLOW_VOLATILE_REDIS="false")
+        result = CliRunner().invoke(main, ["forward", "--queue", str(log)], env=env)
+        assert result.exit_code == 0, result.output
+        assert "enqueued 3 lines" in result.stdout
+    finally:
+        durable.stop()
+
+
+def test_queue_wait_ends_when_redis_restarts_without_the_run(lrs: RalphLRS, tmp_path: Path) -> None:
+    # Before, `forward --queue --wait` waited forever for a run that a restart of Redis had
+    # erased. No worker runs here, so the messages wait in the queue when Redis goes.
+    from services import RedisServer
+
+    server = RedisServer(tmp_path / "redis").start()
+    log = tmp_path / "tracking.log"
+    write_log(log, 12)
+    env = _env(server.url, lrs)
+    client = redis.Redis.from_url(server.url)
+    command = [sys.executable, "-m", "translator", "forward", "--queue", "--wait", str(log)]
+    try:
+        with subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        ) as cli:
+            try:
+                _until(lambda: bool(client.llen("translator")), 30, "the run's messages queued")
+                client.close()
+                server.stop()
+                server = RedisServer(tmp_path / "redis-again", port=server.port).start()
+                assert cli.wait(timeout=60) == 1
+            finally:
+                if cli.poll() is None:
+                    cli.kill()
+            assert cli.stderr is not None
+            stderr = cli.stderr.read().decode()
+    finally:
+        server.stop()
+    assert "vanished: its books are gone from Redis" in stderr
+    assert "forward the input again" in stderr
 
 
 def test_worker_killed_mid_run_loses_and_duplicates_nothing(

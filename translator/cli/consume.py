@@ -327,6 +327,8 @@ def _consume_queued(
             producer.check()
         except redis.RedisError as exc:
             fail(f"cannot reach Redis at {where}: {exc}")
+        except ConfigError as exc:  # a Redis that would lose the queue on a restart
+            fail(f"Redis at {where}: {exc}")
         writer = None
         if rejects is not None:
             try:

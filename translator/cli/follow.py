@@ -195,7 +195,11 @@ def _follow_queued(
         try:
             producer.check()
         except redis.RedisError as exc:
+            follower.close()
             fail(f"cannot reach Redis at {where}: {exc}")
+        except ConfigError as exc:  # a Redis that would lose the queue on a restart
+            follower.close()
+            fail(f"Redis at {where}: {exc}")
 
         def status_line() -> str:
             return f"status: run {producer.run_id}: enqueued {producer.lines} lines"

@@ -57,6 +57,8 @@ def forward_queued(
             producer.check()
         except redis.RedisError as exc:
             fail(f"cannot reach Redis at {where}: {exc}")
+        except ConfigError as exc:  # a Redis that would lose the queue on a restart
+            fail(f"Redis at {where}: {exc}")
         enqueued = f"run {producer.run_id}: enqueued {{}} lines in {{}} chunks"
         try:
             producer.enqueue(source, keep_rejects=rejects is not None)
@@ -80,7 +82,9 @@ def forward_queued(
             records = producer.book.rejects() if rejects is not None else []
         except redis.RedisError as exc:
             fail(
-                f"lost Redis at {where} while waiting for run {producer.run_id} (it goes on): {exc}"
+                f"lost Redis at {where} while waiting for run {producer.run_id}: {exc}; "
+                f"once it is back, `translator runs {producer.run_id}` says whether the run "
+                "survived"
             )
     _report(status, records, rejects=rejects, run_id=producer.run_id)
 
@@ -119,11 +123,20 @@ def _report(
 
 
 _IDLE_QUEUE_SECONDS = 10.0  # no progress and nothing taken from the queue for this long: say so
+_REDIS_DOWN_SECONDS = 30.0  # Redis unreachable this long while waiting: stop waiting
 
 
 def _wait_for_run(book: RunBook, timeout: float | None) -> RunStatus:
     """Poll the run's books until it is settled, or `timeout` passes (then say so). When nothing
-    moves and no worker takes the run's messages, say that no worker seems to be running."""
+    moves and no worker takes the run's messages, say that no worker seems to be running.
+
+    A run whose messages vanished (Redis restarted without its data: the run's books are gone,
+    or nothing is queued or held by a worker while the run is not settled and nothing moves)
+    ends the wait with exit status 1 and what was lost, instead of waiting forever. Raises
+    redis.RedisError when Redis stays unreachable for 30 s.
+    """
+    import redis
+
     from worker.app import QUEUE
 
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -131,8 +144,25 @@ def _wait_for_run(book: RunBook, timeout: float | None) -> RunStatus:
     last: tuple[int, ...] = ()
     still_since = time.monotonic()
     warned = False
+    down_since: float | None = None
     while True:
-        status = book.status()
+        try:
+            status = book.status()
+            if not status.exists:
+                _vanished(book, "its books are gone from Redis")
+            waiting = taken = -1
+            if not status.finished and time.monotonic() - still_since >= _IDLE_QUEUE_SECONDS:
+                waiting = int(book.client.llen(QUEUE))
+                taken = int(book.client.hlen("unacked"))
+        except (redis.ConnectionError, redis.TimeoutError):
+            down_since = down_since or time.monotonic()
+            if time.monotonic() - down_since >= _REDIS_DOWN_SECONDS:
+                raise
+            time.sleep(0.5)
+            continue
+        if down_since is not None:
+            echo("Redis answers again", err=True)
+            down_since = None
         if status.error and status.error != shown:
             echo(f"workers report: {status.error}", err=True)
         shown = status.error
@@ -141,17 +171,16 @@ def _wait_for_run(book: RunBook, timeout: float | None) -> RunStatus:
         progress = (status.chunks_done, status.batches_done, status.read)
         if progress != last:
             last, still_since = progress, time.monotonic()
-        elif not warned and time.monotonic() - still_since >= _IDLE_QUEUE_SECONDS:
-            waiting = int(book.client.llen(QUEUE))
-            taken = int(book.client.hlen("unacked"))
-            if waiting and not taken:
-                echo(
-                    f"no worker is taking the run's messages ({waiting} waiting in queue "
-                    f"{QUEUE!r}, none taken for {_IDLE_QUEUE_SECONDS:g} s): start one with "
-                    "`translator worker` (with the same TRANSLATOR_REDIS_URL); the run waits",
-                    err=True,
-                )
-                warned = True
+        elif waiting == 0 and taken == 0:
+            _vanished(book, "nothing is queued or held by a worker, yet it is not settled")
+        elif waiting > 0 and not taken and not warned:
+            echo(
+                f"no worker is taking the run's messages ({waiting} waiting in queue "
+                f"{QUEUE!r}, none taken for {_IDLE_QUEUE_SECONDS:g} s): start one with "
+                "`translator worker` (with the same TRANSLATOR_REDIS_URL); the run waits",
+                err=True,
+            )
+            warned = True
         if deadline is not None and time.monotonic() >= deadline:
             echo(
                 f"not finished after {timeout:g} s ({status.progress_line()}); the workers go on "
@@ -160,3 +189,15 @@ def _wait_for_run(book: RunBook, timeout: float | None) -> RunStatus:
             )
             return status
         time.sleep(0.2)
+
+
+def _vanished(book: RunBook, why: str) -> NoReturn:
+    """End a wait for a run whose messages are lost, saying what to do."""
+    echo(
+        f"error: run {book.run_id} vanished: {why} (Redis restarted or was flushed without its "
+        "data?). Its lines not yet translated and statements not yet delivered are lost from "
+        "the queue: forward the input again (statement ids are deterministic, so statements "
+        "already stored are not duplicated), and give Redis persistence (appendonly yes)",
+        err=True,
+    )
+    sys.exit(EXIT_REJECTED)

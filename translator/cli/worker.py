@@ -49,14 +49,17 @@ def worker(
     from worker.app import app, celery_config
     from worker.jobs import WorkerContext
 
+    context = WorkerContext(settings)
     try:
         celery_config(settings)
-        WorkerContext(settings).check()
+        context.check()
     except MappingError as exc:
         echo(str(exc), err=True)
         sys.exit(EXIT_USAGE)
     except ConfigError as exc:
         fail(str(exc))
+    finally:
+        context.close()
     if settings.metrics_port:
         from translator.metrics import QueueMetrics, serve
         from worker.app import QUEUE
