@@ -99,6 +99,10 @@ class Settings:
     request_timeout: float = 30.0
     dead_letter_path: Path = Path("dead-letters.jsonl")
     chunk_lines: int = 500
+    # A queued message also holds at most this many bytes of raw lines (a line longer than that
+    # goes alone), and the producer stops reading while the queue holds `queue_max_messages`.
+    chunk_bytes: int = 1_048_576
+    queue_max_messages: int = 100
     # Delivery through the workers (design §10: a killed worker's message comes back only after
     # `visibility_timeout` seconds, which must exceed the time one task can take).
     visibility_timeout: float = 3600.0
@@ -236,7 +240,13 @@ def load_settings(
 # Variables that are read but are not settings.
 _OTHER_VARIABLES = frozenset({"TRANSLATOR_CONFIG"})
 _VAR_PREFIX = "TRANSLATOR_VAR_"
-_AT_LEAST_ONE = ("max_line_bytes", "batch_size", "chunk_lines")
+_AT_LEAST_ONE = (
+    "max_line_bytes",
+    "batch_size",
+    "chunk_lines",
+    "chunk_bytes",
+    "queue_max_messages",
+)
 _POSITIVE = ("batch_max_wait", "request_timeout", "retry_initial", "rejects_ttl")
 _PLACEHOLDER = "change-me"  # how .env.example's secrets begin
 

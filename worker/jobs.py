@@ -20,6 +20,7 @@ from __future__ import annotations
 import builtins
 import hashlib
 import logging
+import sys
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -59,6 +60,7 @@ __all__ = [
     "iter_chunks",
     "process_batch",
     "process_chunk",
+    "starts_chunk",
 ]
 
 logger = logging.getLogger(__name__)
@@ -108,20 +110,38 @@ def decode_lines(
     return out
 
 
-def iter_chunks(lines: Iterable[SourceLine], size: int) -> Iterator[Chunk]:
-    """Group lines into chunks of at most `size` consecutive lines of one source."""
+def starts_chunk(
+    current: Sequence[SourceLine], held_bytes: int, line: SourceLine, *, size: int, max_bytes: int
+) -> bool:
+    """Whether `line` must start a new chunk after `current` (`held_bytes` raw bytes): the chunk
+    is full (`size` lines, or `max_bytes` with this line), or the source changes or skips."""
+    return bool(current) and (
+        len(current) >= size
+        or held_bytes + len(line.text) > max_bytes
+        or line.source != current[-1].source
+        or line.lineno != current[-1].lineno + 1
+    )
+
+
+def iter_chunks(
+    lines: Iterable[SourceLine], size: int, *, max_bytes: int | None = None
+) -> Iterator[Chunk]:
+    """Group lines into chunks of at most `size` consecutive lines of one source, and at most
+    `max_bytes` raw bytes (a longer line goes alone): a message's size stays bounded whatever
+    the lines. Raises ConfigError on a size below 1."""
     if size < 1:
         raise ConfigError(f"chunk_lines must be at least 1, not {size}")
+    limit = sys.maxsize if max_bytes is None else max_bytes
+    if limit < 1:
+        raise ConfigError(f"chunk_bytes must be at least 1, not {limit}")
     current: list[SourceLine] = []
+    held = 0
     for line in lines:
-        if current and (
-            len(current) >= size
-            or line.source != current[-1].source
-            or line.lineno != current[-1].lineno + 1
-        ):
+        if starts_chunk(current, held, line, size=size, max_bytes=limit):
             yield Chunk(current[0].source, current[0].lineno, current)
-            current = []
+            current, held = [], 0
         current.append(line)
+        held += len(line.text)
     if current:
         yield Chunk(current[0].source, current[0].lineno, current)
 

@@ -114,6 +114,23 @@ def test_iter_chunks_splits_by_size_and_source() -> None:
     assert chunks == [("a.log", 1, 3), ("a.log", 4, 3), ("a.log", 7, 1), ("b.log", 1, 2)]
 
 
+def test_iter_chunks_bounds_a_message_by_bytes() -> None:
+    # 500 lines near the 1 MB line limit made one ~660 MB message: chunks are bounded by bytes
+    # too, and a line longer than the bound goes alone.
+    big = b"x" * 400_000
+    lines = [SourceLine("a.log", n, big) for n in range(1, 6)]
+    lines += [SourceLine("a.log", 6, b"y" * 1_500_000), SourceLine("a.log", 7, b"{}")]
+    chunks = list(iter_chunks(lines, 500, max_bytes=1_048_576))
+    assert [(c.first_lineno, len(c.lines)) for c in chunks] == [
+        (1, 2),
+        (3, 2),
+        (5, 1),
+        (6, 1),
+        (7, 1),
+    ]
+    assert all(sum(len(x.text) for x in c.lines) <= 1_048_576 for c in chunks if len(c.lines) > 1)
+
+
 def test_process_chunk_counts_once_rejects_and_routes_in_batches(
     redis_client: redis.Redis, redis_url: str, lrs: RalphLRS, tmp_path: Path
 ) -> None:
@@ -506,6 +523,48 @@ def test_queue_wait_ends_when_redis_restarts_without_the_run(lrs: RalphLRS, tmp_
         server.stop()
     assert "vanished: its books are gone from Redis" in stderr
     assert "forward the input again" in stderr
+
+
+def test_producer_stops_reading_while_the_queue_is_full(
+    redis_client: redis.Redis,
+    redis_url: str,
+    lrs: RalphLRS,
+    workers: Callable[..., WorkerProcess],
+    tmp_path: Path,
+) -> None:
+    # Before, the producer read and enqueued its whole input at once (the CLI peaked at 3.45 GB
+    # on a big log): it now waits while the queue holds queue_max_messages.
+    import threading
+
+    from worker.app import QUEUE
+    from worker.producer import RunProducer
+
+    log = tmp_path / "tracking.log"
+    facts = write_log(log, 60)
+    settings = _settings(
+        redis_url, lrs, chunk_lines=50, chunk_bytes=2_000, queue_max_messages=3, batch_size=10
+    )
+    redis_client.delete(QUEUE)
+    producer = RunProducer(settings)
+    producer.poll_interval = 0.05
+    enqueuing = threading.Thread(target=producer.enqueue, args=(read_lines([str(log)]),))
+    enqueuing.start()
+    try:
+        _until(lambda: redis_client.llen(QUEUE) >= 3, 10, "the queue to fill")
+        time.sleep(0.5)
+        assert enqueuing.is_alive() and redis_client.llen(QUEUE) == 3 == producer.chunks
+        workers(_env(redis_url, lrs))
+        enqueuing.join(timeout=60)
+        assert not enqueuing.is_alive()
+    finally:
+        if enqueuing.is_alive():
+            redis_client.delete(QUEUE)  # lets it finish
+            enqueuing.join(timeout=10)
+        producer.close()
+    assert producer.chunks > 10  # ~700 bytes a line: two or three lines a chunk
+    _wait_finished(redis_client, producer.run_id)
+    ids = _ids(lrs)
+    assert len(ids) == facts.statements == len(set(ids))
 
 
 def test_worker_killed_mid_run_loses_and_duplicates_nothing(
