@@ -104,8 +104,9 @@ class Settings:
     chunk_bytes: int = 1_048_576
     queue_max_messages: int = 100
     # Delivery through the workers (design §10: a killed worker's message comes back only after
-    # `visibility_timeout` seconds, which must exceed the time one task can take).
-    visibility_timeout: float = 3600.0
+    # `visibility_timeout` seconds, which must exceed the time one task can take: at least twice
+    # request_timeout, checked at start; docs/operations.md gives the recovery time).
+    visibility_timeout: float = 600.0
     retry_initial: float = 1.0
     retry_max: float = 300.0
     # A queued run keeps its raw rejected lines (which may name learners) in Redis only when it
@@ -284,6 +285,16 @@ _ENGINE_VARIABLES = {
 }
 
 
+def _short_visibility(settings: Settings) -> str:
+    return (
+        f"setting visibility_timeout: {settings.visibility_timeout:g} s is shorter than what "
+        "one delivery task can take (a request of up to request_timeout "
+        f"{settings.request_timeout:g} s, and a conflict's look-up): must be at least twice "
+        "request_timeout, or a batch still being delivered is given to another worker as if "
+        "its worker had died"
+    )
+
+
 def check_settings(settings: Settings, *, environ: Mapping[str, str] | None = None) -> None:
     """Check what can be known before a run starts: URLs have a scheme, the id namespace is a
     UUID, numbers are in range, the files named exist, no TRANSLATOR_VAR_ sets a var the engine
@@ -323,6 +334,8 @@ def check_settings(settings: Settings, *, environ: Mapping[str, str] | None = No
         problems.append(f"setting stop_grace: must be 0 or more, not {settings.stop_grace}")
     if settings.visibility_timeout < 1:
         problems.append("setting visibility_timeout: must be at least 1 second")
+    elif settings.visibility_timeout < 2 * settings.request_timeout:
+        problems.append(_short_visibility(settings))
     if settings.retry_max < settings.retry_initial:
         problems.append("setting retry_max: must be at least retry_initial")
     for name in _SECRET_NAMES:

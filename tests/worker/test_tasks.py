@@ -24,8 +24,8 @@ from logs import CORE_MAPPINGS, write_log
 from services import RalphLRS
 
 from translator.cli import main
-from translator.config import Settings
-from translator.errors import DestinationRefused
+from translator.config import Settings, check_settings
+from translator.errors import ConfigError, DestinationRefused
 from translator.intake.lines import SourceLine, read_lines
 from translator.sinks.dead_letters import RedisDeadLetterStore
 from worker.app import celery_config, worker_settings
@@ -238,6 +238,28 @@ def test_celery_config_is_safe_for_killed_workers(redis_url: str, lrs: RalphLRS)
     assert config["accept_content"] == ["json"] and config["task_serializer"] == "json"
     assert config["task_ignore_result"] is True
     assert lrs.password not in repr(config)
+
+
+def test_visibility_timeout_must_outlast_a_delivery_task(redis_url: str, lrs: RalphLRS) -> None:
+    # A redelivery comes after visibility_timeout (600 s by default, was an hour); one shorter
+    # than a task's request would hand a batch still being delivered to another worker.
+    assert Settings().visibility_timeout == 600.0
+    with pytest.raises(ConfigError, match=r"must be at least twice request_timeout \(30 s\)"):
+        celery_config(_settings(redis_url, lrs, visibility_timeout=50.0))
+    with pytest.raises(ConfigError, match="setting visibility_timeout: 50 s is shorter"):
+        check_settings(_settings(redis_url, lrs, visibility_timeout=50.0))
+    config = celery_config(_settings(redis_url, lrs, visibility_timeout=60.0))
+    assert config["broker_transport_options"]["unacked_restore_interval"] == 10
+    env = _env(redis_url, lrs, TRANSLATOR_VISIBILITY_TIMEOUT="20")
+    worker = subprocess.run(
+        [sys.executable, "-m", "translator", "worker", "--pool=solo"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert worker.returncode == 2 and "visibility_timeout: 20 s is shorter" in worker.stderr
 
 
 # --- real worker processes ---------------------------------------------------------------------
@@ -575,7 +597,13 @@ def test_worker_killed_mid_run_loses_and_duplicates_nothing(
     tmp_path: Path,
 ) -> None:
     # A short visibility timeout: the messages the killed worker held come back within seconds.
-    env = _env(redis_url, lrs, TRANSLATOR_VISIBILITY_TIMEOUT="3", TRANSLATOR_BATCH_SIZE="3")
+    env = _env(
+        redis_url,
+        lrs,
+        TRANSLATOR_VISIBILITY_TIMEOUT="3",
+        TRANSLATOR_REQUEST_TIMEOUT="1.5",  # the visibility timeout is at least twice it
+        TRANSLATOR_BATCH_SIZE="3",
+    )
     log = tmp_path / "tracking.log"
     facts = write_log(log, 300)
     run_id, result = _enqueue(env, str(log))
@@ -624,7 +652,7 @@ def test_worker_with_refused_credentials_keeps_batches_until_fixed(
     tmp_path: Path,
 ) -> None:
     wrong = "wrong-password"
-    env = _env(redis_url, lrs, TRANSLATOR_VISIBILITY_TIMEOUT="10")
+    env = _env(redis_url, lrs, TRANSLATOR_VISIBILITY_TIMEOUT="10", TRANSLATOR_REQUEST_TIMEOUT="5")
     refused = workers({**env, "TRANSLATOR_LRS_PASSWORD": wrong})
     log = tmp_path / "tracking.log"
     facts = write_log(log, 12)
@@ -711,6 +739,7 @@ def test_follow_through_the_workers_survives_rotations_and_kills_and_stores_once
         TRANSLATOR_CHECKPOINT_PATH=str(tmp_path / "checkpoints.json"),
         TRANSLATOR_BATCH_MAX_WAIT="0.3",
         TRANSLATOR_VISIBILITY_TIMEOUT="5",
+        TRANSLATOR_REQUEST_TIMEOUT="2.5",
     )
     log = tmp_path / "tracking.log"
     written = 0
