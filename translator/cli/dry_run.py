@@ -92,7 +92,7 @@ def dry_run(
                 reject_writer = RejectsWriter(stack.enter_context(rejects.open("wb")))
             except OSError as exc:
                 fail(f"{rejects}: cannot write rejects file: {exc.strerror}")
-        printer = JsonLinesSink(sys.stdout.buffer)
+        printer = JsonLinesSink(sys.stdout.buffer, escape=sys.stdout.isatty())
         stop = stack.enter_context(graceful_stop(settings.stop_grace))
         try:
             lines = until_stopped(input_lines(paths, settings, progress=progress), stop)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -266,3 +267,24 @@ def test_terminal_output_escapes_control_characters_from_the_log(
     for result in (dry, coverage, sample, listed, as_json, missing):
         _no_raw_controls(result.stdout + result.stderr)
     assert "LRS said evil\\x1b[31m" in listed.stdout
+
+
+def test_json_lines_on_a_terminal_escape_what_json_leaves_raw() -> None:
+    # orjson escapes C0 controls but writes C1 controls and bidi overrides raw: on a terminal,
+    # dry-run's statements carry them as \uXXXX (the same JSON).
+    import io
+    from types import SimpleNamespace
+
+    from translator.sinks.stdout import JsonLinesSink
+
+    statement = {"id": "x", "name": _HOSTILE}
+    result: Any = SimpleNamespace(outcome=SimpleNamespace(statements=(), encoded=()))
+    for escape in (True, False):
+        stream = io.BytesIO()
+        sink = JsonLinesSink(stream, escape=escape)
+        sink.put(statement, result, 1)
+        sink.finish()
+        text = stream.getvalue().decode()
+        assert orjson.loads(text) == statement
+        assert ("\x9b" in text) is not escape and ("\u202e" in text) is not escape
+        assert "\x1b" not in text
