@@ -589,6 +589,32 @@ def test_producer_stops_reading_while_the_queue_is_full(
     assert len(ids) == facts.statements == len(set(ids))
 
 
+def test_queue_wait_ends_when_the_runs_messages_vanish(
+    redis_client: redis.Redis, redis_url: str, lrs: RalphLRS, tmp_path: Path
+) -> None:
+    # The books survive but the messages do not (a partial loss): nothing is queued or held by
+    # a worker while the run is unsettled, so --wait ends instead of waiting forever.
+    from worker.app import QUEUE
+
+    redis_client.delete(QUEUE, "unacked")
+    log = tmp_path / "tracking.log"
+    write_log(log, 6)
+    command = [sys.executable, "-m", "translator", "forward", "--queue", "--wait", str(log)]
+    with subprocess.Popen(
+        command, cwd=ROOT, env=_env(redis_url, lrs), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as cli:
+        try:
+            _until(lambda: bool(redis_client.llen(QUEUE)), 30, "the run's messages queued")
+            redis_client.delete(QUEUE)
+            assert cli.wait(timeout=60) == 1
+        finally:
+            if cli.poll() is None:
+                cli.kill()
+        assert cli.stderr is not None
+        stderr = cli.stderr.read().decode()
+    assert "nothing is queued or held by a worker, yet it is not settled" in stderr
+
+
 def test_worker_killed_mid_run_loses_and_duplicates_nothing(
     redis_client: redis.Redis,
     redis_url: str,

@@ -124,6 +124,8 @@ def _report(
 
 _IDLE_QUEUE_SECONDS = 10.0  # no progress and nothing taken from the queue for this long: say so
 _REDIS_DOWN_SECONDS = 30.0  # Redis unreachable this long while waiting: stop waiting
+# Nothing queued or held for this long (not one look: a retried message is briefly in neither).
+_EMPTY_QUEUE_SECONDS = 3.0
 
 
 def _wait_for_run(book: RunBook, timeout: float | None) -> RunStatus:
@@ -145,6 +147,7 @@ def _wait_for_run(book: RunBook, timeout: float | None) -> RunStatus:
     still_since = time.monotonic()
     warned = False
     down_since: float | None = None
+    empty_since: float | None = None
     while True:
         try:
             status = book.status()
@@ -169,10 +172,14 @@ def _wait_for_run(book: RunBook, timeout: float | None) -> RunStatus:
         if status.finished:
             return status
         progress = (status.chunks_done, status.batches_done, status.read)
+        if waiting or taken:
+            empty_since = None
         if progress != last:
             last, still_since = progress, time.monotonic()
         elif waiting == 0 and taken == 0:
-            _vanished(book, "nothing is queued or held by a worker, yet it is not settled")
+            empty_since = empty_since or time.monotonic()
+            if time.monotonic() - empty_since >= _EMPTY_QUEUE_SECONDS:
+                _vanished(book, "nothing is queued or held by a worker, yet it is not settled")
         elif waiting > 0 and not taken and not warned:
             echo(
                 f"no worker is taking the run's messages ({waiting} waiting in queue "
