@@ -126,11 +126,13 @@ def _tail(path: Path, lines: int = 20) -> str:
 
 
 class RedisServer:
-    """A throw-away redis-server on a free loopback port, without persistence."""
+    """A throw-away redis-server on a free loopback port, without persistence unless
+    `persistent` (an append-only file in `workdir`)."""
 
-    def __init__(self, workdir: Path, *, port: int | None = None) -> None:
+    def __init__(self, workdir: Path, *, port: int | None = None, persistent: bool = False) -> None:
         self.workdir = Path(workdir)
         self.port = port or free_port()
+        self.persistent = persistent
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -154,7 +156,7 @@ class RedisServer:
             "--port", str(self.port),
             "--dir", str(self.workdir),
             "--save", "",
-            "--appendonly", "no",
+            "--appendonly", "yes" if self.persistent else "no",
             "--daemonize", "no",
             "--logfile", str(log),
         ]  # fmt: skip

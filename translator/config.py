@@ -103,11 +103,22 @@ class Settings:
     request_timeout: float = 30.0
     dead_letter_path: Path = Path("dead-letters.jsonl")
     chunk_lines: int = 500
+    # A queued message also holds at most this many bytes of raw lines (a line longer than that
+    # goes alone), and the producer stops reading while the queue holds `queue_max_messages`.
+    chunk_bytes: int = 1_048_576
+    queue_max_messages: int = 100
     # Delivery through the workers (design §10: a killed worker's message comes back only after
-    # `visibility_timeout` seconds, which must exceed the time one task can take).
-    visibility_timeout: float = 3600.0
+    # `visibility_timeout` seconds, which must exceed the time one task can take: at least twice
+    # request_timeout, checked at start; docs/operations.md gives the recovery time).
+    visibility_timeout: float = 600.0
     retry_initial: float = 1.0
     retry_max: float = 300.0
+    # A queued run keeps its raw rejected lines (which may name learners) in Redis only when it
+    # asked for them (`forward --queue --wait --rejects FILE`), and for this many seconds.
+    rejects_ttl: float = 86400.0
+    # A queued run or a worker refuses a Redis that keeps no append-only file (a restart would
+    # lose the queue) unless this is true.
+    allow_volatile_redis: bool = False
     # In-process delivery parks a destination's statements once it has been unavailable this
     # many seconds (0: retry as long as the run lasts).
     give_up_after: float = 0.0
@@ -247,8 +258,14 @@ def load_settings(
 # Variables that are read but are not settings.
 _OTHER_VARIABLES = frozenset({"TRANSLATOR_CONFIG"})
 _VAR_PREFIX = "TRANSLATOR_VAR_"
-_AT_LEAST_ONE = ("max_line_bytes", "batch_size", "chunk_lines")
-_POSITIVE = ("batch_max_wait", "request_timeout", "retry_initial")
+_AT_LEAST_ONE = (
+    "max_line_bytes",
+    "batch_size",
+    "chunk_lines",
+    "chunk_bytes",
+    "queue_max_messages",
+)
+_POSITIVE = ("batch_max_wait", "request_timeout", "retry_initial", "rejects_ttl")
 _PLACEHOLDER = "change-me"  # how .env.example's secrets begin
 
 
@@ -304,6 +321,16 @@ def _identity_problems(settings: Settings) -> list[str]:
     return []
 
 
+def _short_visibility(settings: Settings) -> str:
+    return (
+        f"setting visibility_timeout: {settings.visibility_timeout:g} s is shorter than what "
+        "one delivery task can take (a request of up to request_timeout "
+        f"{settings.request_timeout:g} s, and a conflict's look-up): must be at least twice "
+        "request_timeout, or a batch still being delivered is given to another worker as if "
+        "its worker had died"
+    )
+
+
 def check_settings(settings: Settings, *, environ: Mapping[str, str] | None = None) -> None:
     """Check what can be known before a run starts: URLs have a scheme, the id namespace is a
     UUID, actor_identity is known (with an actor map when it names one), numbers are in range,
@@ -344,6 +371,8 @@ def check_settings(settings: Settings, *, environ: Mapping[str, str] | None = No
         problems.append(f"setting stop_grace: must be 0 or more, not {settings.stop_grace}")
     if settings.visibility_timeout < 1:
         problems.append("setting visibility_timeout: must be at least 1 second")
+    elif settings.visibility_timeout < 2 * settings.request_timeout:
+        problems.append(_short_visibility(settings))
     if settings.retry_max < settings.retry_initial:
         problems.append("setting retry_max: must be at least retry_initial")
     for name in _SECRET_NAMES:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from translator.engine import PAGE_REQUEST, SKIPPED, TRANSLATED
+from translator.messages import printable
 
 if TYPE_CHECKING:
     from translator.engine import Outcome, Translator
@@ -108,7 +109,8 @@ class Summary:
 
     def detail_lines(self, *, limit: int = 20) -> list[str]:
         """The actor map's counts (when one is read), skips by event name and reason, and
-        rejects by reason, most frequent first."""
+        rejects by reason, most frequent first; names and reasons (which quote the log) with
+        their control characters escaped, one line each."""
         lines: list[str] = []
         actor_map = self.actor_map_line()
         if actor_map is not None:
@@ -116,14 +118,14 @@ class Summary:
         if self.skipped_by_reason:
             lines.append("skipped:")
             for (name, reason), count in self.skipped_by_reason.most_common(limit):
-                lines.append(f"  {count:>8}  {name}: {reason}")
+                lines.append(f"  {count:>8}  {printable(name)}: {printable(reason)}")
             more = len(self.skipped_by_reason) - limit
             if more > 0:
                 lines.append(f"  ... and {more} more event names")
         if self.rejected_by_reason:
             lines.append("rejected:")
             for reason, count in self.rejected_by_reason.most_common(limit):
-                lines.append(f"  {count:>8}  {reason}")
+                lines.append(f"  {count:>8}  {printable(reason)}")
         return lines
 
 

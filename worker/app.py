@@ -42,11 +42,19 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     long Redis waits before it gives an unacknowledged message to another worker. JSON only: a
     message never runs code, and carries no credential (workers read those from their own
     configuration). Results are never stored: the run's counts live in Redis (worker.runs).
-    Raises ConfigError on a visibility timeout or retry delay that cannot work.
+    A killed worker's messages come back after `visibility_timeout` plus at most one restore
+    sweep (`unacked_restore_interval`, at most 10 s). Raises ConfigError on a visibility timeout
+    shorter than twice `request_timeout` or a retry delay that cannot work.
     """
     timeout = settings.visibility_timeout
     if timeout < 1:
         raise ConfigError(f"visibility_timeout must be at least 1 second, not {timeout:g}")
+    if timeout < 2 * settings.request_timeout:
+        raise ConfigError(
+            f"visibility_timeout ({timeout:g} s) must be at least twice request_timeout "
+            f"({settings.request_timeout:g} s): one delivery task takes up to a request and a "
+            "conflict's look-up, and a message held longer is given to another worker"
+        )
     if settings.retry_initial <= 0 or settings.retry_max < settings.retry_initial:
         raise ConfigError("retry_initial must be positive and retry_max at least retry_initial")
     return {

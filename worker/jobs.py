@@ -20,6 +20,7 @@ from __future__ import annotations
 import builtins
 import hashlib
 import logging
+import sys
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -42,7 +43,8 @@ from translator.sinks.rejects import reject_record
 from translator.sinks.routing import Router
 from translator.summary import Summary
 from translator.targets.registry import DEFAULT_TARGET, TARGETS, get_target
-from worker.runs import RunBook, skip_field
+from worker.durability import check_durability
+from worker.runs import RunBook, reject_field, skip_field
 
 __all__ = [
     "TOTALS_KEY",
@@ -58,6 +60,7 @@ __all__ = [
     "iter_chunks",
     "process_batch",
     "process_chunk",
+    "starts_chunk",
 ]
 
 logger = logging.getLogger(__name__)
@@ -107,20 +110,38 @@ def decode_lines(
     return out
 
 
-def iter_chunks(lines: Iterable[SourceLine], size: int) -> Iterator[Chunk]:
-    """Group lines into chunks of at most `size` consecutive lines of one source."""
+def starts_chunk(
+    current: Sequence[SourceLine], held_bytes: int, line: SourceLine, *, size: int, max_bytes: int
+) -> bool:
+    """Whether `line` must start a new chunk after `current` (`held_bytes` raw bytes): the chunk
+    is full (`size` lines, or `max_bytes` with this line), or the source changes or skips."""
+    return bool(current) and (
+        len(current) >= size
+        or held_bytes + len(line.text) > max_bytes
+        or line.source != current[-1].source
+        or line.lineno != current[-1].lineno + 1
+    )
+
+
+def iter_chunks(
+    lines: Iterable[SourceLine], size: int, *, max_bytes: int | None = None
+) -> Iterator[Chunk]:
+    """Group lines into chunks of at most `size` consecutive lines of one source, and at most
+    `max_bytes` raw bytes (a longer line goes alone): a message's size stays bounded whatever
+    the lines. Raises ConfigError on a size below 1."""
     if size < 1:
         raise ConfigError(f"chunk_lines must be at least 1, not {size}")
+    limit = sys.maxsize if max_bytes is None else max_bytes
+    if limit < 1:
+        raise ConfigError(f"chunk_bytes must be at least 1, not {limit}")
     current: list[SourceLine] = []
+    held = 0
     for line in lines:
-        if current and (
-            len(current) >= size
-            or line.source != current[-1].source
-            or line.lineno != current[-1].lineno + 1
-        ):
+        if starts_chunk(current, held, line, size=size, max_bytes=limit):
             yield Chunk(current[0].source, current[0].lineno, current)
-            current = []
+            current, held = [], 0
         current.append(line)
+        held += len(line.text)
     if current:
         yield Chunk(current[0].source, current[0].lineno, current)
 
@@ -143,13 +164,19 @@ class WorkerContext:
         return f"WorkerContext(destinations={sorted(self.destinations())!r})"
 
     def check(self) -> None:
-        """Fail at start-up rather than on the first message. Raises ConfigError, MappingError."""
+        """Fail at start-up rather than on the first message. Raises ConfigError (also for a
+        Redis that cannot be reached, or keeps no append-only file without
+        `allow_volatile_redis`), MappingError."""
         self.translators()
         if not self.destinations():
             raise ConfigError(
                 "no destination is configured on this worker: set TRANSLATOR_LRS_URL (with "
                 "its credentials) or TRANSLATOR_DESTINATIONS_FILE"
             )
+        try:
+            check_durability(self.redis(), allow_volatile=self.settings.allow_volatile_redis)
+        except redis.RedisError as exc:
+            raise ConfigError(f"cannot check Redis's persistence: {exc}") from None
 
     def translators(self) -> list[Translator]:
         """One plan per target this worker's destinations take (xAPI when it has none), compiled
@@ -271,7 +298,8 @@ def process_chunk(
 ) -> ChunkReport | None:
     """Translate a chunk, hand its statements to `publish(run_id, destination, items)` in batches
     of `batch_size` per destination (by each destination's org/course filter), then count the
-    chunk and keep its rejected lines in the run's books.
+    chunk in the run's books, with its reject reasons, and its rejected lines only when the run
+    asked for them (RunBook.begin: the producer's wish, in the books, not in each message).
 
     Publishing comes first and counting last, in one atomic step: if the worker dies in between,
     the redone chunk publishes the same batches again (the same batch keys, so they are counted
@@ -337,7 +365,10 @@ def process_chunk(
     }
     for (event, reason), count in summary.skipped_by_reason.items():
         counts[skip_field(event, reason)] = count
-    report.counted = book.commit_chunk(key, counts, rejects)
+    for reason, count in summary.rejected_by_reason.items():
+        counts[reject_field(reason)] = counts.get(reject_field(reason), 0) + count
+    kept = rejects if rejects and book.keeps_rejects() else []
+    report.counted = book.commit_chunk(key, counts, kept, rejects_ttl=settings.rejects_ttl)
     if report.counted:
         logger.info("%s", report.log_line(run_id))
         finish_if_done(book)

@@ -7,6 +7,7 @@ credential (worker.jobs describes its shape).
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -19,11 +20,14 @@ from translator.config import Settings
 from translator.errors import ConfigError
 from translator.intake.lines import SourceLine
 from translator.intake.ticks import IDLE, Idle
-from worker.app import TRANSLATE_CHUNK, create_app
-from worker.jobs import Chunk, encode_lines, finish_if_done, iter_chunks
+from worker.app import QUEUE, TRANSLATE_CHUNK, create_app
+from worker.durability import check_durability
+from worker.jobs import Chunk, encode_lines, finish_if_done, iter_chunks, starts_chunk
 from worker.runs import RunBook
 
 __all__ = ["RunProducer"]
+
+logger = logging.getLogger(__name__)
 
 
 class RunProducer:
@@ -40,6 +44,7 @@ class RunProducer:
         self.book = RunBook(self.client, self.run_id)
         self.lines = 0
         self.chunks = 0
+        self.poll_interval = 0.2  # seconds between looks at a full queue
 
     def __repr__(self) -> str:
         return f"RunProducer(run={self.run_id!r}, lines={self.lines}, chunks={self.chunks})"
@@ -56,11 +61,16 @@ class RunProducer:
         self.close()
 
     def check(self) -> None:
-        """Fail now, before reading anything, when Redis cannot be reached."""
+        """Fail now, before reading anything, when Redis cannot be reached (redis.RedisError) or
+        keeps no append-only file and `allow_volatile_redis` is not set (ConfigError)."""
         self.client.ping()
+        check_durability(self.client, allow_volatile=self.settings.allow_volatile_redis)
 
-    def enqueue(self, lines: Iterable[SourceLine]) -> None:
-        """Enqueue every line in chunks of `chunk_lines`, then close the run's totals.
+    def enqueue(self, lines: Iterable[SourceLine], *, keep_rejects: bool = False) -> None:
+        """Enqueue every line in chunks of `chunk_lines` and `chunk_bytes`, reading no further
+        while the queue holds `queue_max_messages` (see `_send`), then close the run's totals. With
+        `keep_rejects`, the workers keep the run's rejected lines in its books (for a day: they
+        may name learners); else only their count and reasons.
 
         The totals are written before the last chunk is sent, so that the worker that settles
         the run's last part knows it is the last. If reading fails (ConfigError) or is
@@ -69,11 +79,14 @@ class RunProducer:
         """
         if self.settings.chunk_lines < 1:
             raise ConfigError(f"chunk_lines must be at least 1, not {self.settings.chunk_lines}")
-        self.book.begin()
+        self.book.begin(keep_rejects=keep_rejects)
         with self.celery.producer_or_acquire() as producer:
             held: Chunk | None = None
             try:
-                for chunk in iter_chunks(lines, self.settings.chunk_lines):
+                chunks = iter_chunks(
+                    lines, self.settings.chunk_lines, max_bytes=self.settings.chunk_bytes
+                )
+                for chunk in chunks:
                     if held is not None:
                         self._send(producer, held)
                     held = chunk
@@ -94,19 +107,23 @@ class RunProducer:
     ) -> None:
         """Enqueue lines as they come, for a run without a known end (a followed log).
 
-        A chunk goes when it is full, when the source changes, or once its first line has
-        waited `max_wait` seconds (checked on IDLE, so a quiet log's lines still go);
+        A chunk goes when it is full (`chunk_lines` or `chunk_bytes`), when the source changes,
+        or once its first line has waited `max_wait` seconds (checked on IDLE, so a quiet log's
+        lines still go), after the queue has room (see `_make_room`);
         `on_enqueued(chunk)` follows each chunk handed to Redis (a checkpoint may move past it).
         When `lines` ends (a stop), what is held goes too and the run's totals are written.
         """
         self.book.begin()
         with self.celery.producer_or_acquire() as producer:
             current: list[SourceLine] = []
+            held = 0
             since = 0.0
 
             def send() -> None:
+                nonlocal held
                 chunk = Chunk(current[0].source, current[0].lineno, list(current))
                 current.clear()
+                held = 0
                 self._send(producer, chunk)
                 on_enqueued(chunk)
 
@@ -115,21 +132,38 @@ class RunProducer:
                     if current and time.monotonic() - since >= max_wait:
                         send()
                     continue
-                if current and (
-                    len(current) >= self.settings.chunk_lines
-                    or line.source != current[-1].source
-                    or line.lineno != current[-1].lineno + 1
+                if starts_chunk(
+                    current,
+                    held,
+                    line,
+                    size=self.settings.chunk_lines,
+                    max_bytes=self.settings.chunk_bytes,
                 ):
                     send()
                 if not current:
                     since = time.monotonic()
                 current.append(line)
+                held += len(line.text)
             if current:
                 send()
             self.book.set_totals(lines=self.lines, chunks=self.chunks)
         finish_if_done(self.book)
 
+    def _make_room(self) -> None:
+        """Backpressure: wait (polling) while the queue holds `queue_max_messages` or more, so
+        the producer never reads far ahead of the workers (memory stays flat on any input)."""
+        limit = self.settings.queue_max_messages
+        waited = False
+        while int(self.client.llen(QUEUE)) >= limit:
+            if not waited:
+                logger.info(
+                    "run %s: the queue holds %d messages or more; waiting", self.run_id, limit
+                )
+                waited = True
+            time.sleep(self.poll_interval)
+
     def _send(self, producer: Any, chunk: Chunk) -> None:
+        self._make_room()
         # The chunk's number in the run is its key: unique even when a followed log's line
         # numbers start again after a rotation, and the same when Celery redelivers it.
         key = f"#{self.chunks}"

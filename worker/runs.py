@@ -4,10 +4,15 @@ A run is one `translator forward --queue`. Its keys (`translator:run:<id>...`) e
 their last change:
 
     translator:run:<id>            hash of counts (see RunStatus), `started`, `error`, `finished`,
-                                   and `skipped<US>event<US>reason` counts (US = \x1f)
+                                   `keep_rejects` (1 when the run asked for its rejected lines),
+                                   `skipped<US>event<US>reason` and `rejected<US>reason` counts
+                                   (US = \x1f; at most REASONS_KEPT distinct reject reasons)
     translator:run:<id>:chunks     set of chunks already counted
     translator:run:<id>:batches    set of batches already counted
     translator:run:<id>:rejects    hash `file:line` -> the rejected line as RejectsWriter records it
+                                   (cut at 10,000 bytes), only for a run with `keep_rejects`, and
+                                   expiring `rejects_ttl` seconds (a day) after its last change:
+                                   raw lines may name learners (IPs, usernames, emails)
 
 A message may be handled twice (a killed worker's message comes back), so each chunk and each
 batch is counted by one Lua script that first adds its key to the run's set and does nothing when
@@ -25,10 +30,14 @@ import redis
 
 from translator.summary import forward_total
 
-__all__ = ["RUN_TTL", "RunBook", "RunStatus", "skip_field"]
+__all__ = ["REASONS_KEPT", "RUN_TTL", "RunBook", "RunStatus", "reject_field", "skip_field"]
 
 RUN_TTL = 7 * 24 * 3600
+REASONS_KEPT = 1_000  # distinct reject reasons counted apart: the run's hash stays small
+OTHER_REASONS = "(other reasons)"
 _SKIP = "skipped\x1f"
+_REJECT = "rejected\x1f"
+_REASON_CHARS = 500
 
 
 def skip_field(event: str, reason: str) -> str:
@@ -36,21 +45,36 @@ def skip_field(event: str, reason: str) -> str:
     return f"{_SKIP}{event}\x1f{reason}"
 
 
-# KEYS: the done set, the run hash, a hash of records. ARGV: member, ttl, whether the records
-# hash expires (0/1), the number of counters n, n (field, increment) pairs, then (key, value)
-# pairs for the records hash. Returns 1 when counted, 0 when the member was already done.
-_COMMIT = """
+def reject_field(reason: str) -> str:
+    """The run-hash field counting lines rejected for `reason` (cut at 500 characters)."""
+    return f"{_REJECT}{reason[:_REASON_CHARS]}"
+
+
+# KEYS: the done set, the run hash, a hash of records. ARGV: member, ttl, the records hash's ttl
+# (0: it never expires), the number of counters n, n (field, increment) pairs, then (key, value)
+# pairs for the records hash. A reject-reason counter new to the run counts under OTHER_REASONS
+# once REASONS_KEPT of them exist. Returns 1 when counted, 0 when the member was already done.
+_COMMIT = f"""
 if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
 local n = tonumber(ARGV[4])
 for i = 0, n - 1 do
-  redis.call('HINCRBY', KEYS[2], ARGV[5 + 2 * i], ARGV[6 + 2 * i])
+  local name = ARGV[5 + 2 * i]
+  local reason = string.sub(name, 1, {len(_REJECT)}) == '{_REJECT}'
+  if reason and redis.call('HEXISTS', KEYS[2], name) == 0 then
+    if tonumber(redis.call('HGET', KEYS[2], 'reject_reasons') or '0') < {REASONS_KEPT} then
+      redis.call('HINCRBY', KEYS[2], 'reject_reasons', 1)
+    else
+      name = '{_REJECT}{OTHER_REASONS}'
+    end
+  end
+  redis.call('HINCRBY', KEYS[2], name, ARGV[6 + 2 * i])
 end
 for i = 5 + 2 * n, #ARGV, 2 do
   redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1])
 end
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 redis.call('EXPIRE', KEYS[2], ARGV[2])
-if ARGV[3] == '1' then redis.call('EXPIRE', KEYS[3], ARGV[2]) end
+if ARGV[3] ~= '0' then redis.call('EXPIRE', KEYS[3], ARGV[3]) end
 return 1
 """
 
@@ -80,6 +104,7 @@ class RunStatus:
     sent to two destinations counts twice), `unrouted` matched no destination's filter;
     `delivered` (including `duplicates` the LRS already held) and `dead_lettered` count routed
     statements that are settled. `error` is the last delivery error the workers reported.
+    `keep_rejects`: the run asked for its rejected lines (kept in Redis for `rejects_ttl`).
     """
 
     run_id: str
@@ -100,7 +125,9 @@ class RunStatus:
     dead_lettered: int = 0
     error: str = ""
     started: str = ""
+    keep_rejects: bool = False
     skipped_by_reason: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    rejected_by_reason: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def exists(self) -> bool:
@@ -164,11 +191,14 @@ class RunBook:
     def __repr__(self) -> str:
         return f"RunBook({self.run_id!r})"
 
-    def begin(self) -> None:
-        """Record that the run started (the CLI, before it enqueues anything)."""
+    def begin(self, *, keep_rejects: bool = False) -> None:
+        """Record that the run started (the CLI, before it enqueues anything), and whether the
+        workers keep its rejected lines (else only their count and reasons)."""
         started = datetime.now(UTC).isoformat(timespec="seconds")
         pipe = self.client.pipeline()
         pipe.hsetnx(self.key, "started", started)
+        if keep_rejects:
+            pipe.hset(self.key, "keep_rejects", 1)
         pipe.expire(self.key, RUN_TTL)
         pipe.execute()
 
@@ -184,14 +214,25 @@ class RunBook:
         """Whether this batch was already settled and counted."""
         return bool(self.client.sismember(self.batches_key, batch))
 
+    def keeps_rejects(self) -> bool:
+        """Whether the run asked for its rejected lines (see `begin`)."""
+        return self.client.hget(self.key, "keep_rejects") == b"1"
+
     def commit_chunk(
-        self, chunk: str, counts: Mapping[str, int], rejects: Sequence[tuple[str, bytes]]
+        self,
+        chunk: str,
+        counts: Mapping[str, int],
+        rejects: Sequence[tuple[str, bytes]],
+        *,
+        rejects_ttl: float,
     ) -> bool:
-        """Count a translated chunk and keep its rejected lines, unless it was counted before.
+        """Count a translated chunk and keep its rejected lines (for `rejects_ttl` seconds; give
+        none for a run that did not ask for them), unless it was counted before.
 
         Returns False when it was (a redelivered message): nothing changes then.
         """
-        return self._run(self.chunks_key, self.rejects_key, chunk, True, counts, rejects)
+        ttl = max(1, int(rejects_ttl))
+        return self._run(self.chunks_key, self.rejects_key, chunk, ttl, counts, rejects)
 
     def commit_batch(
         self,
@@ -203,21 +244,21 @@ class RunBook:
     ) -> bool:
         """Count a settled batch and store its dead letters (in the shared dead-letter hash,
         which never expires), unless it was counted before; returns False then."""
-        return self._run(self.batches_key, dead_letter_key, batch, False, counts, dead_letters)
+        return self._run(self.batches_key, dead_letter_key, batch, 0, counts, dead_letters)
 
     def _run(
         self,
         done_key: str,
         records_key: str,
         member: str,
-        records_expire: bool,
+        records_ttl: int,
         counts: Mapping[str, int],
         records: Sequence[tuple[str, bytes]],
     ) -> bool:
-        unknown = {n for n in counts if n not in _COUNTS and not n.startswith(_SKIP)}
+        unknown = {n for n in counts if n not in _COUNTS and not n.startswith((_SKIP, _REJECT))}
         if unknown:
             raise ValueError(f"unknown run counters {sorted(unknown)}")
-        args: list[Any] = [member, RUN_TTL, 1 if records_expire else 0, len(counts)]
+        args: list[Any] = [member, RUN_TTL, records_ttl, len(counts)]
         for name, count in counts.items():
             args += [name, count]
         for key, record in records:
@@ -244,18 +285,23 @@ class RunBook:
         lines = raw.get(b"lines")
         chunks = raw.get(b"chunks")
         skips: dict[tuple[str, str], int] = {}
+        rejects: dict[str, int] = {}
         for name, value in raw.items():
             text = name.decode(errors="replace")
             if text.startswith(_SKIP):
                 event, _, reason = text[len(_SKIP) :].partition("\x1f")
                 skips[(event, reason)] = int(value)
+            elif text.startswith(_REJECT):
+                rejects[text[len(_REJECT) :]] = int(value)
         return RunStatus(
             run_id=self.run_id,
             lines=int(lines) if lines is not None else None,
             chunks=int(chunks) if chunks is not None else None,
             error=raw.get(b"error", b"").decode(),
             started=raw.get(b"started", b"").decode(),
+            keep_rejects=raw.get(b"keep_rejects") == b"1",
             skipped_by_reason=skips,
+            rejected_by_reason=rejects,
             **{name: _int(raw, name) for name in _COUNTS},
         )
 

@@ -62,11 +62,14 @@ def _check_worker(**_: Any) -> None:
     mappings), rather than retrying every message for ever."""
     for warning in unknown_variables():
         logger.warning("%s", warning)
+    context = WorkerContext(worker_settings())
     try:
-        WorkerContext(worker_settings()).check()
+        context.check()
     except (ConfigError, MappingError) as exc:
         logger.critical("the worker cannot start: %s", exc)
         raise SystemExit(2) from None
+    finally:
+        context.close()
 
 
 def _quiet_http_log(**_: Any) -> None:

@@ -24,7 +24,7 @@ from logs import CORE_MAPPINGS, write_log
 from services import RalphLRS
 
 from translator.cli import main
-from translator.config import Settings
+from translator.config import Settings, check_settings
 from translator.errors import ConfigError, DestinationRefused
 from translator.intake.lines import SourceLine, read_lines
 from translator.sinks.dead_letters import RedisDeadLetterStore
@@ -80,6 +80,9 @@ def _env(redis_url: str, lrs: RalphLRS, **changes: str) -> dict[str, str]:
         "TRANSLATOR_CHUNK_LINES": "5",
         "TRANSLATOR_RETRY_INITIAL": "0.2",
         "TRANSLATOR_RETRY_MAX": "1",
+        # The session's Redis keeps no append-only file (tests/services.py): accept that here;
+        # test_queue_and_workers_refuse_a_redis_without_persistence checks the refusal.
+        "TRANSLATOR_ALLOW_VOLATILE_REDIS": "true",
     }
     env.update(changes)
     return env
@@ -111,6 +114,23 @@ def test_iter_chunks_splits_by_size_and_source() -> None:
     assert chunks == [("a.log", 1, 3), ("a.log", 4, 3), ("a.log", 7, 1), ("b.log", 1, 2)]
 
 
+def test_iter_chunks_bounds_a_message_by_bytes() -> None:
+    # 500 lines near the 1 MB line limit made one ~660 MB message: chunks are bounded by bytes
+    # too, and a line longer than the bound goes alone.
+    big = b"x" * 400_000
+    lines = [SourceLine("a.log", n, big) for n in range(1, 6)]
+    lines += [SourceLine("a.log", 6, b"y" * 1_500_000), SourceLine("a.log", 7, b"{}")]
+    chunks = list(iter_chunks(lines, 500, max_bytes=1_048_576))
+    assert [(c.first_lineno, len(c.lines)) for c in chunks] == [
+        (1, 2),
+        (3, 2),
+        (5, 1),
+        (6, 1),
+        (7, 1),
+    ]
+    assert all(sum(len(x.text) for x in c.lines) <= 1_048_576 for c in chunks if len(c.lines) > 1)
+
+
 def test_process_chunk_counts_once_rejects_and_routes_in_batches(
     redis_client: redis.Redis, redis_url: str, lrs: RalphLRS, tmp_path: Path
 ) -> None:
@@ -118,6 +138,7 @@ def test_process_chunk_counts_once_rejects_and_routes_in_batches(
     facts = write_log(log, 6, junk=True)
     lines = encode_lines(list(read_lines([str(log)])))
     context = WorkerContext(_settings(redis_url, lrs))
+    RunBook(redis_client, "run1").begin(keep_rejects=True)  # a run that asked for its rejects
     published: list[tuple[str, str, list[dict[str, Any]]]] = []
 
     def publish(run_id: str, destination: str, items: list[dict[str, Any]]) -> None:
@@ -143,6 +164,7 @@ def test_process_chunk_counts_once_rejects_and_routes_in_batches(
         (2, "no JSON object on the line"),
         (3, "not valid UTF-8"),
     ]
+    assert 0 < redis_client.ttl("translator:run:run1:rejects") <= 86400  # a day, not a week
     # The same message again (a redelivery) changes nothing.
     assert process_chunk(context, "run1", str(log), 1, lines, publish=publish) is None
     assert len(published) == 3
@@ -216,6 +238,28 @@ def test_celery_config_is_safe_for_killed_workers(redis_url: str, lrs: RalphLRS)
     assert config["accept_content"] == ["json"] and config["task_serializer"] == "json"
     assert config["task_ignore_result"] is True
     assert lrs.password not in repr(config)
+
+
+def test_visibility_timeout_must_outlast_a_delivery_task(redis_url: str, lrs: RalphLRS) -> None:
+    # A redelivery comes after visibility_timeout (600 s by default, was an hour); one shorter
+    # than a task's request would hand a batch still being delivered to another worker.
+    assert Settings().visibility_timeout == 600.0
+    with pytest.raises(ConfigError, match=r"must be at least twice request_timeout \(30 s\)"):
+        celery_config(_settings(redis_url, lrs, visibility_timeout=50.0))
+    with pytest.raises(ConfigError, match="setting visibility_timeout: 50 s is shorter"):
+        check_settings(_settings(redis_url, lrs, visibility_timeout=50.0))
+    config = celery_config(_settings(redis_url, lrs, visibility_timeout=60.0))
+    assert config["broker_transport_options"]["unacked_restore_interval"] == 10
+    env = _env(redis_url, lrs, TRANSLATOR_VISIBILITY_TIMEOUT="20")
+    worker = subprocess.run(
+        [sys.executable, "-m", "translator", "worker", "--pool=solo"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert worker.returncode == 2 and "visibility_timeout: 20 s is shorter" in worker.stderr
 
 
 # --- real worker processes ---------------------------------------------------------------------
@@ -390,6 +434,187 @@ def test_queue_forward_lands_every_statement_exactly_once(
     assert lrs.password not in worker.text()
 
 
+def test_queue_forward_keeps_rejected_lines_in_redis_only_when_asked(
+    redis_client: redis.Redis,
+    redis_url: str,
+    lrs: RalphLRS,
+    workers: Callable[..., WorkerProcess],
+    tmp_path: Path,
+) -> None:
+    # Raw rejected lines may name learners: without --rejects only their count and reasons reach
+    # Redis; with it, the lines are kept for a day (rejects_ttl), not the run's week.
+    workers(_env(redis_url, lrs))
+    log = tmp_path / "tracking.log"
+    log.write_bytes(b'["ada@example.org", "203.0.113.9"]\n[2]\n')
+    env = _env(redis_url, lrs)
+    run_id, result = _enqueue(env, "--wait", "--timeout", "60", str(log))
+    assert result.exit_code == 1, result.output
+    assert "2  JSON value is an array, not an object" in result.stderr
+    assert not redis_client.exists(f"translator:run:{run_id}:rejects")
+    assert b"ada@example.org" not in _redis_contents(redis_client)
+    assert b"203.0.113.9" not in _redis_contents(redis_client)
+    assert RunBook(redis_client, run_id).status().rejected_by_reason == {
+        "JSON value is an array, not an object": 2
+    }
+
+    rejects = tmp_path / "rejects.jsonl"
+    env = _env(redis_url, lrs, TRANSLATOR_REJECTS_TTL="3600")
+    run_id, result = _enqueue(env, "--wait", "--timeout", "60", "--rejects", str(rejects), str(log))
+    assert result.exit_code == 1, result.output
+    assert [orjson.loads(r)["line"] for r in rejects.read_bytes().splitlines()] == [1, 2]
+    assert b"ada@example.org" in rejects.read_bytes()
+    # The workers' setting (the default, a day) sets how long they stay.
+    assert 3600 < redis_client.ttl(f"translator:run:{run_id}:rejects") <= 86400
+
+
+def test_queue_and_workers_refuse_a_redis_without_persistence(
+    redis_client: redis.Redis, redis_url: str, lrs: RalphLRS, tmp_path: Path
+) -> None:
+    # A restart of a Redis without an append-only file lost whole queued runs silently: every
+    # queued command and a worker now refuse it, saying what is at stake and how to opt out.
+    from services import RedisServer
+
+    env = _env(
+        redis_url,
+        lrs,
+        TRANSLATOR_ALLOW_VOLATILE_REDIS="false",
+        TRANSLATOR_CHECKPOINT_PATH=str(tmp_path / "checkpoints.json"),
+    )
+    log = tmp_path / "tracking.log"
+    write_log(log, 3)
+    before = set(redis_client.scan_iter("translator:run:*"))
+    for command in (
+        ["forward", "--queue", str(log)],
+        ["follow", "--queue", "--from-start", str(log)],
+        ["consume", "--queue", "--from-start", "--stream", "refused", "--group", "refused"],
+    ):
+        result = CliRunner().invoke(main, command, env=env)
+        assert result.exit_code == 2, (command, result.output)
+        assert "keeps no append-only file" in result.stderr, command
+        assert "restart loses all of the queued messages" in result.stderr, command
+        assert "TRANSLATOR_ALLOW_VOLATILE_REDIS=true" in result.stderr, command
+    assert set(redis_client.scan_iter("translator:run:*")) == before  # no run was started
+    worker = subprocess.run(
+        [sys.executable, "-m", "translator", "worker", "--pool=solo"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert worker.returncode == 2, worker.stderr
+    assert "keeps no append-only file" in worker.stderr
+
+    durable = RedisServer(tmp_path / "durable", persistent=True).start()
+    try:
+        env = _env(durable.url, lrs, TRANSLATOR_ALLOW_VOLATILE_REDIS="false")
+        result = CliRunner().invoke(main, ["forward", "--queue", str(log)], env=env)
+        assert result.exit_code == 0, result.output
+        assert "enqueued 3 lines" in result.stdout
+    finally:
+        durable.stop()
+
+
+def test_queue_wait_ends_when_redis_restarts_without_the_run(lrs: RalphLRS, tmp_path: Path) -> None:
+    # Before, `forward --queue --wait` waited forever for a run that a restart of Redis had
+    # erased. No worker runs here, so the messages wait in the queue when Redis goes.
+    from services import RedisServer
+
+    server = RedisServer(tmp_path / "redis").start()
+    log = tmp_path / "tracking.log"
+    write_log(log, 12)
+    env = _env(server.url, lrs)
+    client = redis.Redis.from_url(server.url)
+    command = [sys.executable, "-m", "translator", "forward", "--queue", "--wait", str(log)]
+    try:
+        with subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        ) as cli:
+            try:
+                _until(lambda: bool(client.llen("translator")), 30, "the run's messages queued")
+                client.close()
+                server.stop()
+                server = RedisServer(tmp_path / "redis-again", port=server.port).start()
+                assert cli.wait(timeout=60) == 1
+            finally:
+                if cli.poll() is None:
+                    cli.kill()
+            assert cli.stderr is not None
+            stderr = cli.stderr.read().decode()
+    finally:
+        server.stop()
+    assert "vanished: its books are gone from Redis" in stderr
+    assert "forward the input again" in stderr
+
+
+def test_producer_stops_reading_while_the_queue_is_full(
+    redis_client: redis.Redis,
+    redis_url: str,
+    lrs: RalphLRS,
+    workers: Callable[..., WorkerProcess],
+    tmp_path: Path,
+) -> None:
+    # Before, the producer read and enqueued its whole input at once (the CLI peaked at 3.45 GB
+    # on a big log): it now waits while the queue holds queue_max_messages.
+    import threading
+
+    from worker.app import QUEUE
+    from worker.producer import RunProducer
+
+    log = tmp_path / "tracking.log"
+    facts = write_log(log, 60)
+    settings = _settings(
+        redis_url, lrs, chunk_lines=50, chunk_bytes=2_000, queue_max_messages=3, batch_size=10
+    )
+    redis_client.delete(QUEUE)
+    producer = RunProducer(settings)
+    producer.poll_interval = 0.05
+    enqueuing = threading.Thread(target=producer.enqueue, args=(read_lines([str(log)]),))
+    enqueuing.start()
+    try:
+        _until(lambda: redis_client.llen(QUEUE) >= 3, 10, "the queue to fill")
+        time.sleep(0.5)
+        assert enqueuing.is_alive() and redis_client.llen(QUEUE) == 3 == producer.chunks
+        workers(_env(redis_url, lrs))
+        enqueuing.join(timeout=60)
+        assert not enqueuing.is_alive()
+    finally:
+        if enqueuing.is_alive():
+            redis_client.delete(QUEUE)  # lets it finish
+            enqueuing.join(timeout=10)
+        producer.close()
+    assert producer.chunks > 10  # ~700 bytes a line: two or three lines a chunk
+    _wait_finished(redis_client, producer.run_id)
+    ids = _ids(lrs)
+    assert len(ids) == facts.statements == len(set(ids))
+
+
+def test_queue_wait_ends_when_the_runs_messages_vanish(
+    redis_client: redis.Redis, redis_url: str, lrs: RalphLRS, tmp_path: Path
+) -> None:
+    # The books survive but the messages do not (a partial loss): nothing is queued or held by
+    # a worker while the run is unsettled, so --wait ends instead of waiting forever.
+    from worker.app import QUEUE
+
+    redis_client.delete(QUEUE, "unacked")
+    log = tmp_path / "tracking.log"
+    write_log(log, 6)
+    command = [sys.executable, "-m", "translator", "forward", "--queue", "--wait", str(log)]
+    with subprocess.Popen(
+        command, cwd=ROOT, env=_env(redis_url, lrs), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as cli:
+        try:
+            _until(lambda: bool(redis_client.llen(QUEUE)), 30, "the run's messages queued")
+            redis_client.delete(QUEUE)
+            assert cli.wait(timeout=60) == 1
+        finally:
+            if cli.poll() is None:
+                cli.kill()
+        assert cli.stderr is not None
+        stderr = cli.stderr.read().decode()
+    assert "nothing is queued or held by a worker, yet it is not settled" in stderr
+
+
 def test_worker_killed_mid_run_loses_and_duplicates_nothing(
     redis_client: redis.Redis,
     redis_url: str,
@@ -398,7 +623,13 @@ def test_worker_killed_mid_run_loses_and_duplicates_nothing(
     tmp_path: Path,
 ) -> None:
     # A short visibility timeout: the messages the killed worker held come back within seconds.
-    env = _env(redis_url, lrs, TRANSLATOR_VISIBILITY_TIMEOUT="3", TRANSLATOR_BATCH_SIZE="3")
+    env = _env(
+        redis_url,
+        lrs,
+        TRANSLATOR_VISIBILITY_TIMEOUT="3",
+        TRANSLATOR_REQUEST_TIMEOUT="1.5",  # the visibility timeout is at least twice it
+        TRANSLATOR_BATCH_SIZE="3",
+    )
     log = tmp_path / "tracking.log"
     facts = write_log(log, 300)
     run_id, result = _enqueue(env, str(log))
@@ -447,7 +678,7 @@ def test_worker_with_refused_credentials_keeps_batches_until_fixed(
     tmp_path: Path,
 ) -> None:
     wrong = "wrong-password"
-    env = _env(redis_url, lrs, TRANSLATOR_VISIBILITY_TIMEOUT="10")
+    env = _env(redis_url, lrs, TRANSLATOR_VISIBILITY_TIMEOUT="10", TRANSLATOR_REQUEST_TIMEOUT="5")
     refused = workers({**env, "TRANSLATOR_LRS_PASSWORD": wrong})
     log = tmp_path / "tracking.log"
     facts = write_log(log, 12)
@@ -534,6 +765,7 @@ def test_follow_through_the_workers_survives_rotations_and_kills_and_stores_once
         TRANSLATOR_CHECKPOINT_PATH=str(tmp_path / "checkpoints.json"),
         TRANSLATOR_BATCH_MAX_WAIT="0.3",
         TRANSLATOR_VISIBILITY_TIMEOUT="5",
+        TRANSLATOR_REQUEST_TIMEOUT="2.5",
     )
     log = tmp_path / "tracking.log"
     written = 0
@@ -745,6 +977,7 @@ def test_worker_killed_mid_run_delivers_every_caliper_event_once(
             redis_url,
             lrs,
             TRANSLATOR_VISIBILITY_TIMEOUT="3",
+            TRANSLATOR_REQUEST_TIMEOUT="1.5",  # the visibility timeout is at least twice it
             TRANSLATOR_BATCH_SIZE="3",
             TRANSLATOR_DESTINATIONS_FILE=str(destinations),
         )

@@ -9,6 +9,7 @@ import click
 
 from translator.catalog import catalog
 from translator.cli.common import (
+    echo,
     fail,
     input_lines,
     load_command_plan,
@@ -23,6 +24,7 @@ from translator.engine import REJECTED, SKIPPED, TRANSLATED
 from translator.errors import ConfigError
 from translator.intake.ticks import Idle
 from translator.mapping.plan import Plan
+from translator.messages import printable
 from translator.pipeline import translate_lines
 
 __all__ = ["catalog", "check"]
@@ -58,7 +60,7 @@ def check(
     settings = settings_of(ctx, overlays=overlays)
     for target in targets:
         if len(targets) > 1:
-            click.echo(f"== {target}")
+            echo(f"== {target}")
         plan = load_command_plan(settings, target, strict=strict)
         _check_one(settings, plan)
         if samples:
@@ -92,25 +94,25 @@ def _sample(settings: Settings, plan: Plan, paths: tuple[str, ...]) -> None:
     total: Counter[str] = Counter()
     for bucket in counts.values():
         total.update(bucket)
-    click.echo(
+    echo(
         f"sample: {total.total()} lines: {total[TRANSLATED]} translated,"
         f" {total[SKIPPED]} skipped, {total[REJECTED]} rejected"
     )
     for name in sorted(counts):
         bucket = counts[name]
-        click.echo(
-            f"  {name}: {bucket[TRANSLATED]} translated, {bucket[SKIPPED]} skipped,"
+        echo(
+            f"  {printable(name)}: {bucket[TRANSLATED]} translated, {bucket[SKIPPED]} skipped,"
             f" {bucket[REJECTED]} rejected"
         )
         for status in (REJECTED, SKIPPED):
             for reason in reasons.get((name, status), []):
-                click.echo(f"      {status}: {reason}")
+                echo(f"      {status}: {printable(reason)}")
 
 
 def _check_one(settings: Settings, plan: Plan) -> None:
     entries = catalog()
     primary = {m.name for m in plan.events.values()}
-    click.echo(
+    echo(
         f"mappings OK: {len(plan.sources.files)} files, {len(primary)} event mappings, "
         f"{len(plan.events)} names with aliases, {len(plan.disabled)} disabled"
     )
@@ -118,18 +120,18 @@ def _check_one(settings: Settings, plan: Plan) -> None:
     for entry in entries:
         families.setdefault(entry["family"], []).append(entry["event"])
     covered = sum(1 for entry in entries if entry["event"] in plan.events)
-    click.echo(f"catalog coverage: {covered} of {len(entries)} documented events mapped")
+    echo(f"catalog coverage: {covered} of {len(entries)} documented events mapped")
     for family, names in sorted(families.items()):
         mapped = [n for n in names if n in plan.events]
-        click.echo(f"  {len(mapped):>2}/{len(names):<2} {family}")
+        echo(f"  {len(mapped):>2}/{len(names):<2} {family}")
         for name in names:
             if name in plan.disabled:
-                click.echo(f"         disabled: {name} ({plan.disabled[name]})")
+                echo(f"         disabled: {name} ({plan.disabled[name]})")
             elif name not in plan.events:
-                click.echo(f"         not mapped: {name}")
+                echo(f"         not mapped: {name}")
     documented = {e["event"] for e in entries}
     extra = sorted(n for n in plan.events if n not in documented)
     if extra:
-        click.echo("mapped names beyond the catalog (legacy names, aliases, other events):")
+        echo("mapped names beyond the catalog (legacy names, aliases, other events):")
         for name in extra:
-            click.echo(f"  {name}")
+            echo(f"  {name}")

@@ -25,6 +25,7 @@ from translator.errors import ConfigError, MappingError
 from translator.intake.lines import SourceLine, read_lines
 from translator.intake.ticks import Idle, with_idle_ticks
 from translator.mapping.plan import Plan, load_plan
+from translator.messages import printable
 from translator.sinks.dead_letters import FileDeadLetterStore
 from translator.sinks.delivery import Deliverer, RetryPolicy
 from translator.sinks.destinations import Destination, load_destinations
@@ -40,6 +41,7 @@ __all__ = [
     "EXIT_USAGE",
     "delivery",
     "destinations",
+    "echo",
     "echo_delivery_summary",
     "fail",
     "give_up_option",
@@ -65,11 +67,19 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
+def echo(message: str = "", *, err: bool = False) -> None:
+    """A line (or lines) for the operator, on stdout or stderr: every control character a
+    terminal could act on (an ESC from an event name, a bidi override from an LRS's answer) is
+    shown escaped. Every CLI line goes through here: log- or endpoint-derived text reaches many
+    messages, so no message is left to remember it."""
+    click.echo(printable(message, lines=True), err=err)
+
+
 def fail(message: str) -> NoReturn:
     """Say what is wrong on stderr, one `error:` line per problem, and exit with the usage
     status."""
     for line in message.splitlines() or [""]:
-        click.echo(f"error: {line}", err=True)
+        echo(f"error: {line}", err=True)
     sys.exit(EXIT_USAGE)
 
 
@@ -94,7 +104,7 @@ def settings_of(ctx: click.Context, **overrides: Any) -> Settings:
         overrides["mapping_vars"] = tuple({**dict(settings.mapping_vars), **given}.items())
     settings = settings.with_overrides(**overrides)
     for warning in unknown_variables():
-        click.echo(f"warning: {warning}", err=True)
+        echo(f"warning: {warning}", err=True)
     try:
         check_settings(settings)
     except ConfigError as exc:
@@ -136,10 +146,10 @@ def load_command_plan(
     try:
         plan = load_plan(settings, get_target(target), known_targets=TARGETS, strict=strict)
         for warning in plan.warnings:
-            click.echo(f"warning: {warning}", err=True)
+            echo(f"warning: {warning}", err=True)
         return plan
     except MappingError as exc:
-        click.echo(str(exc), err=True)
+        echo(str(exc), err=True)
         sys.exit(EXIT_USAGE)
     except ConfigError as exc:
         fail(str(exc))
@@ -276,7 +286,7 @@ class _EchoHandler(logging.Handler):
     """Log records of the library (retries, refusals) as `warning: ...` lines on stderr."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        click.echo(f"{record.levelname.lower()}: {record.getMessage()}", err=True)
+        echo(f"{record.levelname.lower()}: {record.getMessage()}", err=True)
 
 
 @contextmanager
@@ -386,22 +396,22 @@ def echo_delivery_summary(
     """The closing lines of an in-process run on stderr: skips and rejects, each destination,
     where the dead letters are, `notes`, then the reconciled total."""
     for detail in summary.detail_lines():
-        click.echo(detail, err=True)
+        echo(detail, err=True)
     for route in deliveries.routes:
-        click.echo(
+        echo(
             f"destination {route.destination.name!r}: delivered {route.delivered}, "
             f"dead-lettered {route.dead_lettered}" + (" (stopped)" if route.stopped else ""),
             err=True,
         )
     if deliveries.dead_lettered:
-        click.echo(
+        echo(
             f"dead letters are in {settings.dead_letter_path}: `translator dead-letters replay` "
             "sends them",
             err=True,
         )
     for note in notes:
-        click.echo(note, err=True)
-    click.echo(
+        echo(note, err=True)
+    echo(
         forward_total(
             read=summary.read,
             translated=summary.translated,

@@ -18,6 +18,7 @@ from translator.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
     delivery,
+    echo,
     echo_delivery_summary,
     fail,
     give_up_option,
@@ -181,16 +182,16 @@ def consume(
                 on_settled=bus.acknowledge,
             )
         except Stopped:
-            click.echo(
+            echo(
                 "stopped before every statement read was delivered: their entries stay pending "
                 "in the group, and are read again",
                 err=True,
             )
         except (ConfigError, DeliveryError) as exc:
-            click.echo(f"error: {exc}", err=True)
+            echo(f"error: {exc}", err=True)
             status = EXIT_USAGE
         except redis.RedisError as exc:
-            click.echo(f"error: the event bus's Redis failed: {exc}", err=True)
+            echo(f"error: the event bus's Redis failed: {exc}", err=True)
             status = EXIT_USAGE
         finally:
             _acknowledge(bus)
@@ -218,7 +219,7 @@ def _with_status(
     due = time.monotonic() + every
     for line in lines:
         if every and time.monotonic() >= due:
-            click.echo(
+            echo(
                 f"status: read {summary.read}, delivered {sink.delivered}, "
                 f"dead-lettered {sink.dead_lettered}, rejected {summary.rejected}, "
                 f"claimed {bus.claimed}, {_status(bus)}",
@@ -232,7 +233,7 @@ def _acknowledge(bus: BusConsumer) -> None:
     try:
         bus.flush()
     except redis.RedisError as exc:
-        click.echo(
+        echo(
             f"error: cannot acknowledge the entries settled last ({exc}): they are read again",
             err=True,
         )
@@ -288,7 +289,7 @@ def _consume_queued(
         due = time.monotonic() + status_every
         for line in lines:
             if status_every and time.monotonic() >= due:
-                click.echo(
+                echo(
                     f"status: run {producer.run_id}: enqueued {producer.lines} entries, "
                     f"claimed {bus.claimed}, {_status(bus)}",
                     err=True,
@@ -308,6 +309,8 @@ def _consume_queued(
             producer.check()
         except redis.RedisError as exc:
             fail(f"cannot reach Redis at {where}: {exc}")
+        except ConfigError as exc:  # a Redis that would lose the queue on a restart
+            fail(f"Redis at {where}: {exc}")
         writer = None
         if rejects is not None:
             try:
@@ -321,20 +324,20 @@ def _consume_queued(
                 usable(lines, writer), max_wait=settings.batch_max_wait, on_enqueued=enqueued
             )
         except Stopped:
-            click.echo(
+            echo(
                 "stopped before every entry read was enqueued: they stay pending in the group",
                 err=True,
             )
         except (redis.RedisError, KombuError, OSError) as exc:
-            click.echo(f"error: cannot enqueue to Redis at {where}: {exc}", err=True)
+            echo(f"error: cannot enqueue to Redis at {where}: {exc}", err=True)
             status = EXIT_USAGE
         finally:
             _acknowledge(bus)
-        click.echo(
+        echo(
             f"run {producer.run_id}: enqueued {producer.lines} entries in {producer.chunks} "
             f"chunks, rejected {unusable} undecodable; `translator status --run "
             f"{producer.run_id}` shows its reconciliation",
             err=True,
         )
-        click.echo(_group_line(bus), err=True)
+        echo(_group_line(bus), err=True)
     sys.exit(status)

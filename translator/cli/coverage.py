@@ -9,6 +9,7 @@ import click
 
 from translator.cli.check import catalog
 from translator.cli.common import (
+    echo,
     fail,
     load_command_plan,
     mapping_options,
@@ -21,6 +22,7 @@ from translator.errors import ConfigError, InputError
 from translator.intake.events import parse_line
 from translator.intake.lines import read_lines
 from translator.mapping.plan import Plan
+from translator.messages import printable
 from translator.summary import summary_key
 
 __all__ = ["coverage"]
@@ -39,7 +41,7 @@ def coverage(
     settings = settings_of(ctx, overlays=overlays)
     for target in targets:
         if len(targets) > 1:
-            click.echo(f"== {target}")
+            echo(f"== {target}")
         _coverage_one(paths, settings, load_command_plan(settings, target))
 
 
@@ -62,7 +64,7 @@ def _coverage_one(paths: tuple[str, ...], settings: Settings, plan: Plan) -> Non
         fail(str(exc))
     total = sum(counts.values())
     mapped_lines = 0
-    click.echo(f"{'lines':>8}  {'status':<12} {'catalog':<8} event")
+    echo(f"{'lines':>8}  {'status':<12} {'catalog':<8} event")
     for name, count in counts.most_common():
         if name in plan.events:
             status = "mapped"
@@ -72,8 +74,8 @@ def _coverage_one(paths: tuple[str, ...], settings: Settings, plan: Plan) -> Non
         else:
             status = "not mapped"
         in_catalog = "yes" if name in documented else "-"
-        click.echo(f"{count:>8}  {status:<12} {in_catalog:<8} {name}")
-    click.echo(
+        echo(f"{count:>8}  {status:<12} {in_catalog:<8} {printable(name)}")
+    echo(
         f"{len(counts)} event types in {total} readable lines; {mapped_lines} lines mapped; "
         f"{unreadable} unreadable lines"
     )

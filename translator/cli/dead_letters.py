@@ -15,6 +15,7 @@ from translator.cli.common import (
     EXIT_REJECTED,
     EXIT_USAGE,
     destinations,
+    echo,
     fail,
     library_warnings,
     redact,
@@ -23,6 +24,7 @@ from translator.cli.common import (
 )
 from translator.config import Settings
 from translator.errors import DeliveryError, DestinationRefused, TransientDeliveryError
+from translator.messages import printable, printable_json
 from translator.sinks.dead_letters import (
     DeadLetterStore,
     FileDeadLetterStore,
@@ -98,13 +100,16 @@ def dead_letters_list(
         fail(str(exc))
     for letter in letters:
         if as_json:
-            click.echo(letter.to_json().decode())
+            echo(printable_json(letter.to_json().decode()))
         else:
             status = "-" if letter.status is None else str(letter.status)
-            click.echo(
-                f"{letter.time}  {letter.destination}  {letter.source}  {status}  {letter.reason}"
+            echo(
+                printable(
+                    f"{letter.time}  {letter.destination}  {letter.source}  {status}  "
+                    f"{letter.reason}"
+                )
             )
-    click.echo(
+    echo(
         f"{len(letters)} dead letters in {_store_name(settings, use_redis)}",
         err=as_json,
     )
@@ -141,7 +146,7 @@ def dead_letters_replay(
             for name in sorted(waiting):
                 target = configured.get(name)
                 if target is None:
-                    click.echo(
+                    echo(
                         f"{waiting[name]} letters for destination {name!r}, which is not "
                         "configured, were left in the store",
                         err=True,
@@ -158,14 +163,14 @@ def dead_letters_replay(
                     with deliverer:
                         result = replay(store, deliverer)
                 except DestinationRefused:  # the Deliverer logged it
-                    click.echo(f"error: the letters for {name!r} stay in the store", err=True)
+                    echo(f"error: the letters for {name!r} stay in the store", err=True)
                     status = EXIT_USAGE
                     continue
                 except TransientDeliveryError as exc:
-                    click.echo(f"error: {exc}; its letters stay in the store", err=True)
+                    echo(f"error: {exc}; its letters stay in the store", err=True)
                     status = max(status, EXIT_REJECTED)
                     continue
-                click.echo(
+                echo(
                     f"destination {name!r}: replayed {result.attempted}: delivered "
                     f"{result.delivered}, dead-lettered again {result.dead_lettered}"
                 )
@@ -174,7 +179,7 @@ def dead_letters_replay(
             left = len(store)
     except DeliveryError as exc:
         fail(str(exc))
-    click.echo(f"{left} dead letters left in {_store_name(settings, use_redis)}")
+    echo(f"{left} dead letters left in {_store_name(settings, use_redis)}")
     sys.exit(status)
 
 
@@ -197,4 +202,4 @@ def dead_letters_purge(
             dropped = store.purge(destination=destination) if count else 0
     except DeliveryError as exc:
         fail(str(exc))
-    click.echo(f"purged {dropped} dead letters from {where}")
+    echo(f"purged {dropped} dead letters from {where}")

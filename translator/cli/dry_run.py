@@ -12,6 +12,7 @@ from translator.cli.common import (
     EXIT_OK,
     EXIT_REJECTED,
     EXIT_USAGE,
+    echo,
     fail,
     input_lines,
     load_command_plan,
@@ -76,7 +77,7 @@ def dry_run(
         except ConfigError as exc:
             fail(str(exc))
     if plans[0].ephemeral_pseudonyms:
-        click.echo(
+        echo(
             "warning: TRANSLATOR_PSEUDONYM_SECRET is not set: actor ids of this dry-run come from "
             "a one-off random key and will differ from run to run",
             err=True,
@@ -92,7 +93,7 @@ def dry_run(
                 reject_writer = RejectsWriter(stack.enter_context(rejects.open("wb")))
             except OSError as exc:
                 fail(f"{rejects}: cannot write rejects file: {exc.strerror}")
-        printer = JsonLinesSink(sys.stdout.buffer)
+        printer = JsonLinesSink(sys.stdout.buffer, escape=sys.stdout.isatty())
         stop = stack.enter_context(graceful_stop(settings.stop_grace))
         try:
             lines = until_stopped(input_lines(paths, settings, progress=progress), stop)
@@ -107,19 +108,19 @@ def dry_run(
             sys.exit(EXIT_OK)
         except ConfigError as exc:  # an input failed mid-way: what was read before is printed
             printer.finish()
-            click.echo(f"error: {exc}", err=True)
+            echo(f"error: {exc}", err=True)
             status = EXIT_USAGE
         except Stopped:
             stop.signal_name = stop.signal_name or "SIGTERM"
         if stop.signal_name:
             status = stop.exit_status
             after = f" after {stop.last_read.where}" if stop.last_read is not None else ""
-            click.echo(f"stopped by {stop.signal_name}{after}", err=True)
+            echo(f"stopped by {stop.signal_name}{after}", err=True)
     for detail in [*summary.target_lines(), *summary.detail_lines()]:
-        click.echo(detail, err=True)
+        echo(detail, err=True)
     if rejects is not None and summary.rejected:
-        click.echo(f"rejected lines written to {rejects}", err=True)
-    click.echo(summary.total_line(), err=True)
+        echo(f"rejected lines written to {rejects}", err=True)
+    echo(summary.total_line(), err=True)
     if status == EXIT_OK and summary.rejected:
         status = EXIT_REJECTED
     sys.exit(status)

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from translator.cli.common import (
+    echo,
     fail,
     load_command_plan,
     mapping_options,
@@ -179,32 +180,32 @@ def explain(
     settings = settings_of(ctx, overlays=overlays)
     for target in targets:
         if len(targets) > 1:
-            click.echo(f"== {target}")
+            echo(f"== {target}")
         plan = load_command_plan(settings, target)
         _explain_one(event, plan, show_code=show_code, expand=expand)
 
 
 def _explain_one(event: str, plan: Plan, *, show_code: bool, expand: bool) -> None:
     if event in plan.disabled:
-        click.echo(f"{event}: disabled ({plan.disabled[event]})")
+        echo(f"{event}: disabled ({plan.disabled[event]})")
         return
     mapping = plan.mapping_for(event)
     if mapping is None:
         fail(f"no mapping for {event!r}{did_you_mean(event, plan.event_names())}")
     title = event if mapping.name == event else f"{event} (alias of {mapping.name})"
-    click.echo(f"{title}: defined at {mapping.loc}")
+    echo(f"{title}: defined at {mapping.loc}")
     if mapping.aliases:
-        click.echo(f"aliases: {', '.join(mapping.aliases)}")
+        echo(f"aliases: {', '.join(mapping.aliases)}")
     if mapping.skip_unless is not None:
-        click.echo(f"skipped unless present (reason: {mapping.skip_reason})")
+        echo(f"skipped unless present (reason: {mapping.skip_reason})")
     if show_code and mapping.select is not None:
         for line in _code_lines("select", mapping.select.code):
-            click.echo(line)
+            echo(line)
     for variant in mapping.variants.values():
-        click.echo(f"variant {variant.name}:")
+        echo(f"variant {variant.name}:")
         if variant.required:
-            click.echo("  required: " + ", ".join(path for path, _ in variant.required))
+            echo("  required: " + ", ".join(path for path, _ in variant.required))
         fragments = plan.sources.fragments if expand else None
         lines = _variant_code(variant) if show_code else _variant_fields(variant, fragments)
         for line in lines:
-            click.echo(line)
+            echo(line)

@@ -15,6 +15,7 @@ from translator.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
     delivery,
+    echo,
     echo_delivery_summary,
     fail,
     give_up_option,
@@ -170,13 +171,13 @@ def _follow_in_process(
                 on_settled=checkpoints.advance,
             )
         except Stopped:
-            click.echo(
+            echo(
                 "stopped before every statement read was delivered: the checkpoint stays "
                 "before them, and the next run reads them again",
                 err=True,
             )
         except (ConfigError, DeliveryError) as exc:
-            click.echo(f"error: {exc}", err=True)
+            echo(f"error: {exc}", err=True)
             status = EXIT_USAGE
         finally:
             _save(checkpoints)
@@ -203,7 +204,11 @@ def _follow_queued(
         try:
             producer.check()
         except redis.RedisError as exc:
+            follower.close()
             fail(f"cannot reach Redis at {where}: {exc}")
+        except ConfigError as exc:  # a Redis that would lose the queue on a restart
+            follower.close()
+            fail(f"Redis at {where}: {exc}")
 
         def status_line() -> str:
             return f"status: run {producer.run_id}: enqueued {producer.lines} lines"
@@ -221,17 +226,17 @@ def _follow_queued(
                     on_enqueued=enqueued,
                 )
             except Stopped:
-                click.echo(
+                echo(
                     "stopped before every line read was enqueued: the checkpoint stays before "
                     "them, and the next run reads them again",
                     err=True,
                 )
             except (redis.RedisError, KombuError, OSError) as exc:
-                click.echo(f"error: cannot enqueue to Redis at {where}: {exc}", err=True)
+                echo(f"error: cannot enqueue to Redis at {where}: {exc}", err=True)
                 status = EXIT_USAGE
             finally:
                 _save(checkpoints)
-        click.echo(
+        echo(
             f"run {producer.run_id}: enqueued {producer.lines} lines in {producer.chunks} "
             f"chunks; `translator status --run {producer.run_id}` shows its reconciliation",
             err=True,
@@ -254,7 +259,7 @@ def _with_upkeep(
             continue
         checkpoints.save_if_due()
         if every and time.monotonic() >= due:
-            click.echo(status_line(), err=True)
+            echo(status_line(), err=True)
             due = time.monotonic() + every
         yield line
 
@@ -263,4 +268,4 @@ def _save(checkpoints: Checkpoints) -> None:
     try:
         checkpoints.save()
     except ConfigError as exc:
-        click.echo(f"error: {exc}", err=True)
+        echo(f"error: {exc}", err=True)

@@ -14,6 +14,7 @@ from translator.cli.common import (
     EXIT_REJECTED,
     EXIT_USAGE,
     delivery,
+    echo,
     fail,
     give_up_option,
     input_lines,
@@ -154,7 +155,7 @@ def _forward_direct(
                     on_reject=reject_writer.write if reject_writer else None,
                 )
             except ConfigError as exc:  # an input file failed mid-way: deliver what was read
-                click.echo(f"error: {exc}", err=True)
+                echo(f"error: {exc}", err=True)
                 status = EXIT_USAGE
                 for sink in sinks:
                     sink.finish()
@@ -169,7 +170,7 @@ def _forward_direct(
             status = stop.exit_status
             _explain_stop(stop, settings)
     for detail in [*summary.target_lines(), *summary.detail_lines()]:
-        click.echo(detail, err=True)
+        echo(detail, err=True)
     routes = [route for sink in sinks for route in sink.routes]
     for route in routes:
         line = (
@@ -178,20 +179,20 @@ def _forward_direct(
         )
         if route.stopped is not None:
             line += " (stopped)"
-        click.echo(line, err=True)
+        echo(line, err=True)
     unrouted = sum(sink.unrouted for sink in sinks)
     if unrouted:
-        click.echo(f"{unrouted} statements matched no destination's filter: not sent", err=True)
+        echo(f"{unrouted} statements matched no destination's filter: not sent", err=True)
     dead_lettered = sum(sink.dead_lettered for sink in sinks)
     if dead_lettered:
-        click.echo(
+        echo(
             f"dead letters are in {settings.dead_letter_path}: `translator dead-letters list` "
             "shows them, `translator dead-letters replay` sends them again",
             err=True,
         )
     if rejects is not None and summary.rejected:
-        click.echo(f"rejected lines written to {rejects}", err=True)
-    click.echo(
+        echo(f"rejected lines written to {rejects}", err=True)
+    echo(
         forward_total(
             read=summary.read,
             translated=summary.translated,
@@ -212,15 +213,15 @@ def _forward_direct(
 def _explain_stop(stop: Stop, settings: Settings) -> None:
     """Say what a stop left undone, and how to finish it."""
     where = stop.last_read
-    click.echo(f"stopped by {stop.signal_name}", err=True)
+    echo(f"stopped by {stop.signal_name}", err=True)
     if where is not None:
-        click.echo(
+        echo(
             f"the lines after {where.where} were not read: to send them, forward the rest of "
             f"{where.source} (for instance `tail -n +{where.lineno + 1} {where.source} | "
             "translator forward -`)",
             err=True,
         )
-    click.echo(
+    echo(
         "statements of the lines read that could not be delivered in time are dead letters in "
         f"{settings.dead_letter_path}: `translator dead-letters replay` sends them",
         err=True,

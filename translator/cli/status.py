@@ -7,7 +7,15 @@ import sys
 
 import click
 
-from translator.cli.common import EXIT_OK, EXIT_REJECTED, EXIT_USAGE, fail, redact, settings_of
+from translator.cli.common import (
+    EXIT_OK,
+    EXIT_REJECTED,
+    EXIT_USAGE,
+    echo,
+    fail,
+    redact,
+    settings_of,
+)
 from translator.config import Settings
 from translator.errors import ConfigError, DeliveryError
 from translator.intake.checkpoints import Checkpoints
@@ -39,7 +47,7 @@ def status(ctx: click.Context, run_id: str | None, use_redis: bool) -> None:
         letters = len(FileDeadLetterStore(settings.dead_letter_path))
     except DeliveryError as exc:
         fail(str(exc))
-    click.echo(f"dead letters: {letters} in {settings.dead_letter_path}")
+    echo(f"dead letters: {letters} in {settings.dead_letter_path}")
     if use_redis or run_id is not None:
         exit_status = _queue(settings, run_id)
     sys.exit(exit_status)
@@ -51,9 +59,9 @@ def _checkpoints(settings: Settings) -> None:
     except ConfigError as exc:
         fail(str(exc))
     if not positions:
-        click.echo(f"followed logs: none (no checkpoints in {settings.checkpoint_path})")
+        echo(f"followed logs: none (no checkpoints in {settings.checkpoint_path})")
         return
-    click.echo(f"followed logs ({settings.checkpoint_path}):")
+    echo(f"followed logs ({settings.checkpoint_path}):")
     for path, position in sorted(positions.items()):
         try:
             found = os.stat(path)
@@ -64,7 +72,7 @@ def _checkpoints(settings: Settings) -> None:
                 behind = "rotated since: the next run finishes the old file first"
             else:
                 behind = f"{max(0, found.st_size - position.offset)} bytes behind"
-        click.echo(f"  {path}: line {position.lineno} (byte {position.offset}), {behind}")
+        echo(f"  {path}: line {position.lineno} (byte {position.offset}), {behind}")
 
 
 def _queue(settings: Settings, run_id: str | None) -> int:
@@ -79,7 +87,7 @@ def _queue(settings: Settings, run_id: str | None) -> int:
         depth = int(client.llen(QUEUE))
         unacked = int(client.hlen("unacked"))
         letters = int(client.hlen(DEFAULT_REDIS_KEY))
-        click.echo(
+        echo(
             f"queue ({where}): {depth} messages waiting, {unacked} taken by workers, "
             f"{letters} dead letters in Redis"
         )
@@ -87,18 +95,16 @@ def _queue(settings: Settings, run_id: str | None) -> int:
             return EXIT_OK
         run = RunBook(client, run_id).status()
         if not run.exists:
-            click.echo(
-                f"error: Redis knows no run {run_id!r} (a run's books last a week)", err=True
-            )
+            echo(f"error: Redis knows no run {run_id!r} (a run's books last a week)", err=True)
             return EXIT_USAGE
         state = "finished" if run.finished else "in progress"
-        click.echo(f"{run.progress_line()} ({state})")
+        echo(f"{run.progress_line()} ({state})")
         if run.error:
-            click.echo(f"  workers report: {run.error}")
-        click.echo(f"  {run.total_line()}")
+            echo(f"  workers report: {run.error}")
+        echo(f"  {run.total_line()}")
         return EXIT_OK
     except redis.RedisError as exc:
-        click.echo(f"error: cannot reach Redis at {where}: {exc}", err=True)
+        echo(f"error: cannot reach Redis at {where}: {exc}", err=True)
         return EXIT_USAGE
     finally:
         client.close()
@@ -128,12 +134,12 @@ def runs(ctx: click.Context, run_id: str | None, limit: int) -> None:
             run = RunBook(client, run_id).status()
             if not run.exists:
                 fail(f"Redis at {where} knows no run {run_id!r} (a run's books last a week)")
-            click.echo(f"{run.progress_line()} (started {run.started})")
+            echo(f"{run.progress_line()} (started {run.started})")
             if run.error:
-                click.echo(f"  workers report: {run.error}")
+                echo(f"  workers report: {run.error}")
             if run.finished and not run.reconciles:
-                click.echo("  warning: its counts do not reconcile")
-            click.echo(f"  {run.total_line()}" + ("" if run.finished else " (so far)"))
+                echo("  warning: its counts do not reconcile")
+            echo(f"  {run.total_line()}" + ("" if run.finished else " (so far)"))
             sys.exit(EXIT_OK if run.finished else EXIT_REJECTED)
         found = []
         for key in client.scan_iter(match="translator:run:*", count=500):
@@ -143,8 +149,8 @@ def runs(ctx: click.Context, run_id: str | None, limit: int) -> None:
         found.sort(key=lambda r: r.started, reverse=True)
         for run in found[:limit]:
             state = "finished" if run.finished else "in progress"
-            click.echo(f"{run.started}  {state:<11}  {run.progress_line()}")
-        click.echo(f"{len(found)} runs in Redis at {where}", err=True)
+            echo(f"{run.started}  {state:<11}  {run.progress_line()}")
+        echo(f"{len(found)} runs in Redis at {where}", err=True)
     except redis.RedisError as exc:
         fail(f"cannot reach Redis at {where}: {exc}")
     finally:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from translator.cli.common import EXIT_USAGE, fail, mapping_options, settings_of
+from translator.cli.common import EXIT_USAGE, echo, fail, mapping_options, settings_of
 from translator.errors import ConfigError, MappingError
 
 __all__ = ["worker"]
@@ -49,14 +49,17 @@ def worker(
     from worker.app import app, celery_config
     from worker.jobs import WorkerContext
 
+    context = WorkerContext(settings)
     try:
         celery_config(settings)
-        WorkerContext(settings).check()
+        context.check()
     except MappingError as exc:
-        click.echo(str(exc), err=True)
+        echo(str(exc), err=True)
         sys.exit(EXIT_USAGE)
     except ConfigError as exc:
         fail(str(exc))
+    finally:
+        context.close()
     if settings.metrics_port:
         from translator.metrics import QueueMetrics, serve
         from worker.app import QUEUE

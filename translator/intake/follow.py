@@ -371,6 +371,12 @@ class Follower:
     def __repr__(self) -> str:
         return f"Follower({[f.path for f in self._followed]!r})"
 
+    def close(self) -> None:
+        """Close every followed file, for a run that stops before reading (lines() closes them
+        when it ends)."""
+        for followed in self._followed:
+            followed.close()
+
     def lines(self, stop: threading.Event) -> Iterator[SourceLine | Idle]:
         """Lines as they are appended, and IDLE when none came, until `stop` is set."""
         try:

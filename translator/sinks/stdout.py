@@ -6,6 +6,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from translator.messages import printable_json
 from translator.pipeline import LineResult
 
 __all__ = ["JsonLinesSink"]
@@ -14,12 +15,17 @@ _BUFFERED = 256  # statements per write: one system call for many lines
 
 
 class JsonLinesSink:
-    """A pipeline Sink writing each statement as one JSON line; a line is settled once written."""
+    """A pipeline Sink writing each statement as one JSON line; a line is settled once written.
+
+    With `escape` (stdout is a terminal), the controls JSON may carry raw (C1, bidi) are written
+    as `\\uXXXX`: the same JSON, but nothing from an event can act on the terminal.
+    """
 
     kind = None  # every target's statements
 
-    def __init__(self, stream: BinaryIO) -> None:
+    def __init__(self, stream: BinaryIO, *, escape: bool = False) -> None:
         self._stream = stream
+        self._escape = escape
         self._buffer: list[bytes] = []
         self._oldest: int | None = None
 
@@ -42,7 +48,10 @@ class JsonLinesSink:
     def flush(self) -> None:
         """Write what is buffered. Raises OSError (BrokenPipeError when the reader went away)."""
         if self._buffer:
-            self._stream.write(b"\n".join(self._buffer) + b"\n")
+            data = b"\n".join(self._buffer) + b"\n"
+            if self._escape:
+                data = printable_json(data.decode()).encode()
+            self._stream.write(data)
             self._buffer.clear()
         self._stream.flush()
         self._oldest = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -12,6 +13,7 @@ from logs import write_log
 from support.tincan_check import assert_valid_statement
 
 from translator.cli import main
+from translator.sinks.dead_letters import DeadLetter, FileDeadLetterStore
 
 CORE = Path(__file__).parents[1] / "mapping" / "fixtures" / "core"
 
@@ -223,3 +225,66 @@ def test_dry_run_rejects_a_poison_line_and_prints_every_other(
     (record,) = [orjson.loads(line) for line in rejects.read_bytes().splitlines()]
     assert record["line"] == 3
     assert "nested deeper than 32 levels" in record["reason"]
+
+
+_HOSTILE = "evil\x1b[31m.red\x9b2J\u202egnp.exe\x07"
+_RAW_CONTROLS = ("\x1b", "\x9b", "\u202e", "\x07")
+
+
+def _no_raw_controls(text: str) -> None:
+    found = [c for c in _RAW_CONTROLS if c in text]
+    assert not found, f"raw control characters reached the terminal: {found!r} in {text!r}"
+
+
+def test_terminal_output_escapes_control_characters_from_the_log(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    # An event name, a course id and a dead letter's reason carry ESC sequences, a C1 CSI, a bidi
+    # override and BEL: every command shows them escaped (`\x1b`), never raw.
+    log = tmp_path / "tracking.log"
+    context = {**ENROLLED["context"], "course_id": f"course-v1:{_HOSTILE}+C1"}  # type: ignore[dict-item]
+    log.write_bytes(_line(name=_HOSTILE) + b"\n" + _line(context=context) + b"\n" + _line())
+    dry = runner.invoke(main, ["dry-run", str(log)])
+    assert "evil\\x1b[31m.red\\x9b2J\\u202egnp.exe\\x07: no mapping" in dry.stderr
+    assert "rejected:" in dry.stderr
+    coverage = runner.invoke(main, ["coverage", str(log)])
+    assert "not mapped   -        evil\\x1b[31m" in coverage.stdout
+    sample = runner.invoke(main, ["check", "--sample", str(log)])
+    assert "evil\\x1b[31m" in sample.stdout
+    letters = tmp_path / "dead-letters.jsonl"
+    FileDeadLetterStore(letters).add(
+        DeadLetter({"id": "x"}, f"LRS said {_HOSTILE}", 400, _HOSTILE, f"{log}:1", "default")
+    )
+    listed = runner.invoke(
+        main, ["dead-letters", "list"], env={"TRANSLATOR_DEAD_LETTER_PATH": str(letters)}
+    )
+    as_json = runner.invoke(
+        main, ["dead-letters", "list", "--json"], env={"TRANSLATOR_DEAD_LETTER_PATH": str(letters)}
+    )
+    assert orjson.loads(as_json.stdout.splitlines()[0])["answer"] == _HOSTILE  # the same JSON
+    missing = runner.invoke(main, ["dry-run", str(tmp_path / f"{_HOSTILE}.log")])
+    assert missing.exit_code == 2 and "evil\\x1b[31m" in missing.stderr
+    for result in (dry, coverage, sample, listed, as_json, missing):
+        _no_raw_controls(result.stdout + result.stderr)
+    assert "LRS said evil\\x1b[31m" in listed.stdout
+
+
+def test_json_lines_on_a_terminal_escape_what_json_leaves_raw() -> None:
+    # orjson escapes C0 controls but writes C1 controls and bidi overrides raw: on a terminal,
+    # dry-run's statements carry them as \uXXXX (the same JSON).
+    import io
+    from types import SimpleNamespace
+
+    from translator.sinks.stdout import JsonLinesSink
+
+    statement = {"id": "x", "name": _HOSTILE}
+    result: Any = SimpleNamespace(outcome=SimpleNamespace(statements=(), encoded=()))
+    for escape in (True, False):
+        stream = io.BytesIO()
+        sink = JsonLinesSink(stream, escape=escape)
+        sink.put(statement, result, 1)
+        sink.finish()
+        text = stream.getvalue().decode()
+        assert orjson.loads(text) == statement
+        assert ("\x9b" in text) is not escape and ("\u202e" in text) is not escape
+        assert "\x1b" not in text
