@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from types import TracebackType
 from typing import Any
 
 import httpx
 import orjson
 
 from translator.sinks.destinations import Destination
-from translator.sinks.http import Answer, answer_of, network_answer, pooled_client
+from translator.sinks.http import Answer, PooledClient
 from translator.targets.caliper.checks import CALIPER_CONTEXT
 
 __all__ = ["CaliperClient", "envelope"]
@@ -34,7 +33,7 @@ def envelope(sensor: str, events: Sequence[Mapping[str, Any]], *, sent: datetime
     }
 
 
-class CaliperClient:
+class CaliperClient(PooledClient):
     """One pooled keep-alive HTTP client for one Caliper endpoint, with a timeout on every
     request. `post` never raises for HTTP or network trouble: it returns an Answer whose `kind`
     tells delivery what to do. `transport` is the seam for tests and proxies."""
@@ -47,42 +46,20 @@ class CaliperClient:
         max_connections: int = 4,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self.destination = destination
-        self.sensor = destination.sensor or destination.url
-        self._client = pooled_client(
+        super().__init__(
             destination,
             timeout=timeout,
             headers={"Content-Type": "application/json"},
             max_connections=max_connections,
             transport=transport,
         )
-
-    def __repr__(self) -> str:
-        return f"CaliperClient({self.destination!r})"
-
-    def __enter__(self) -> CaliperClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the pooled connections."""
-        self._client.close()
+        self.sensor = destination.sensor or destination.url
 
     def post(self, statements: Sequence[Mapping[str, Any]]) -> Answer:
         """POST the batch in one envelope to the endpoint URL and classify the answer."""
         body = orjson.dumps(envelope(self.sensor, statements, sent=datetime.now(UTC)))
-        try:
-            response = self._client.post(self.destination.url, content=body)
-        except httpx.HTTPError as exc:
-            return network_answer(exc)
-        return answer_of(response)
+        answer, _ = self._request("POST", self.destination.url, content=body)
+        return answer
 
     def fetch_stored(self, statement: Mapping[str, Any]) -> Answer:
         """A Caliper endpoint offers no way to read an event back (the Sensor API is send-only)."""

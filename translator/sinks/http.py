@@ -23,7 +23,8 @@ import ssl
 import time
 from collections.abc import Generator, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from types import TracebackType
+from typing import Any, Literal, Self
 
 import httpcore
 import httpx
@@ -34,6 +35,7 @@ from translator.sinks.destinations import Destination
 __all__ = [
     "Answer",
     "AnswerKind",
+    "PooledClient",
     "answer_of",
     "classify",
     "network_answer",
@@ -281,3 +283,52 @@ def _retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError, OverflowError, IndexError):
         return None
     return max(0.0, left) if math.isfinite(left) else None
+
+
+class PooledClient:
+    """What every endpoint client shares: one destination, one keep-alive connection pool with
+    its credentials and a total deadline per request (`send`), closed on exit. A client for a
+    kind of endpoint subclasses it with the headers and requests of its standard."""
+
+    def __init__(
+        self,
+        destination: Destination,
+        *,
+        timeout: float,
+        headers: Mapping[str, str],
+        max_connections: int = 4,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.destination = destination
+        self._deadline = timeout
+        self._client = pooled_client(
+            destination,
+            timeout=timeout,
+            headers=headers,
+            max_connections=max_connections,
+            transport=transport,
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.destination!r})"
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self._client.close()
+
+    def _request(
+        self, method: str, url: str, **kwargs: Any
+    ) -> tuple[Answer, httpx.Response | None]:
+        """One request within the deadline (see `send`)."""
+        return send(self._client, method, url, deadline=self._deadline, **kwargs)

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from types import TracebackType
 from typing import Any
 
 import httpx
 import orjson
 
 from translator.sinks.destinations import Destination
-from translator.sinks.http import Answer, pooled_client, send
+from translator.sinks.http import Answer, PooledClient
 from translator.targets.xapi.checks import XAPI_VERSION
 
 __all__ = ["LRSClient", "same_statement"]
@@ -29,7 +28,7 @@ __all__ = ["LRSClient", "same_statement"]
 _SET_BY_LRS = frozenset({"stored", "authority"})
 
 
-class LRSClient:
+class LRSClient(PooledClient):
     """One pooled keep-alive HTTP client for one xAPI LRS, with a timeout on every request.
 
     `post` and `fetch_stored` never raise for HTTP or network trouble: they return an Answer
@@ -44,43 +43,21 @@ class LRSClient:
         max_connections: int = 4,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self.destination = destination
-        self.statements_url = f"{destination.url}/statements"
-        self._deadline = timeout
-        self._client = pooled_client(
+        super().__init__(
             destination,
             timeout=timeout,
             headers={"X-Experience-API-Version": XAPI_VERSION},
             max_connections=max_connections,
             transport=transport,
         )
-
-    def __repr__(self) -> str:
-        return f"LRSClient({self.destination!r})"
-
-    def __enter__(self) -> LRSClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the pooled connections."""
-        self._client.close()
+        self.statements_url = f"{destination.url}/statements"
 
     def post(self, statements: Sequence[Mapping[str, Any]]) -> Answer:
         """POST a list of statements to `<url>/statements` and classify the answer."""
         body = orjson.dumps(list(statements))
-        answer, response = send(
-            self._client,
+        answer, response = self._request(
             "POST",
             self.statements_url,
-            deadline=self._deadline,
             content=body,
             headers={"Content-Type": "application/json"},
         )
@@ -109,9 +86,7 @@ class LRSClient:
         return None if stored is None else same_statement(statement, stored)
 
     def _send(self, method: str, **kwargs: Any) -> Answer:
-        answer, _ = send(
-            self._client, method, self.statements_url, deadline=self._deadline, **kwargs
-        )
+        answer, _ = self._request(method, self.statements_url, **kwargs)
         return answer
 
 

@@ -170,3 +170,19 @@ def test_pooled_client_keeps_its_deadline_backend() -> None:
     transport = client._client._transport
     assert type(transport._pool._network_backend).__name__ == "_DeadlineBackend"  # type: ignore[attr-defined]
     client.close()
+
+
+def test_caliper_client_answer_dribbled_past_the_deadline_times_out() -> None:
+    # The same stub server as above (Caliper endpoints cannot be dribbled by a real one either):
+    # both clients share one pooled client and its deadline per request.
+    from translator.sinks.caliper import CaliperClient
+
+    dribbled = StubAnswer(200, b" " * 100, dribble=0.05)
+    with StubLRS([dribbled]) as stub:
+        destination = Destination(name="c", url=stub.url, kind="caliper", token="k", sensor="s")
+        with CaliperClient(destination, timeout=1) as client:
+            started = time.monotonic()
+            answer = client.post([{"id": "urn:uuid:6f0d1d4e-5c1b-4b8e-9a51-6a0c8e2f3b7d"}])
+            took = time.monotonic() - started
+    assert answer.kind == "transient" and "ReadTimeout" in answer.text
+    assert took < 2.0
