@@ -50,9 +50,13 @@ REJECTED: Final = Status.REJECTED
 PAGE_REQUEST: Final = "page_request"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Outcome:
-    """What became of one event: its bucket, its statements, and the reason when not translated."""
+    """What became of one event: its bucket, its statements, and the reason when not translated.
+
+    Read-only by convention, not frozen: one is made per line, and a frozen dataclass costs
+    about 0.4 µs more to build (object.__setattr__ per field).
+    """
 
     status: Status
     statements: list[dict[str, Any]] = field(default_factory=list)

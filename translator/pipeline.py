@@ -29,9 +29,10 @@ __all__ = ["LineResult", "Sink", "combine", "run", "translate_lines", "translate
 _TICK_EVERY = 256  # lines between two ticks while lines flow (a tick is a clock read per sink)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LineResult:
-    """One input line and what became of it.
+    """One input line and what became of it (read-only by convention, not frozen: one is made
+    per line, see engine.Outcome).
 
     With several targets, `outcome` is the line's one bucket (see combine) and `by_target` what
     each target made of it, in order: sinks of a kind take that target's statements only.

@@ -19,6 +19,8 @@ from typing import Any
 
 import orjson
 
+from translator.syntax import uuid_of_digest
+
 __all__ = ["StatementIds", "id_suffix", "statement_id", "uuid5_text"]
 
 
@@ -29,11 +31,7 @@ def id_suffix(*parts: str) -> bytes:
 
 def uuid5_text(name: bytes) -> str:
     """uuid.uuid5's text for namespace bytes + name, without building a UUID object."""
-    raw = bytearray(hashlib.sha1(name).digest()[:16])
-    raw[6] = (raw[6] & 0x0F) | 0x50  # version 5
-    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
-    text = raw.hex()
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+    return uuid_of_digest(hashlib.sha1(name).hexdigest(), 5)
 
 
 def statement_id(namespace: uuid.UUID, canonical_event: bytes, *parts: str) -> str:

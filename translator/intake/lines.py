@@ -59,9 +59,12 @@ class StreamEntry:
     entry_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SourceLine:
-    """One physical input line and where it came from, so a reject can name file and line."""
+    """One physical input line and where it came from, so a reject can name file and line.
+
+    Read-only by convention, not frozen: one is made per line (see engine.Outcome).
+    """
 
     source: str
     """The file path as given, or "<stdin>"."""

@@ -20,6 +20,7 @@ import linecache
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from types import FunctionType
 from typing import Any, Final
 
 from translator.mapping.contract import ABSENT, DYNAMIC
@@ -59,6 +60,8 @@ Code = tuple[str, bool]  # an expression, and whether it may be MISSING
 def _printable(text: str) -> str:
     """`text` safe inside a comment or a file name: anything Python, linecache or a terminal
     could take as a line break or a control (newline, \\u2028, escape, NUL) is written escaped."""
+    if text.isprintable():  # nearly always: the one test costs less than the walk below
+        return text
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
@@ -579,9 +582,31 @@ def _finish(
     filename = _register(_printable(f"<mapping {name} at {loc}>"), source)
     generated = GeneratedCode(filename, source, origins)
     generator.namespace[_CODE_NAME] = generated
-    exec(compile(source, filename, "exec"), generator.namespace)  # our fixed shapes: module doc
-    build: Callable[[Any], Any] = generator.namespace["build"]
-    return build, generated
+    return _compiled_on_first_call(source, filename, generator.namespace), generated
+
+
+# A plan holds a few hundred builders and a log uses a handful of them, so compiling each one
+# is left to its first call: most of a plan's load time went to compile(). The builder handed
+# out is a stub sharing the builder's namespace; its first call compiles the source and gives
+# the stub the builder's code, so every later call runs the builder itself, at no extra cost.
+_STUB: Final = compile("def build(doc):\n    return __compile_builder__()(doc)\n", "<stub>", "exec")
+
+
+def _compiled_on_first_call(
+    source: str, filename: str, namespace: dict[str, Any]
+) -> Callable[[Any], Any]:
+    """`def build(doc)` of `source`, compiled when first called (see _STUB)."""
+
+    def compile_builder() -> Callable[[Any], Any]:
+        exec(compile(source, filename, "exec"), namespace)  # our fixed shapes: module doc
+        builder: Callable[[Any], Any] = namespace["build"]
+        stub.__code__ = builder.__code__
+        return builder
+
+    exec(_STUB, namespace)
+    stub: FunctionType = namespace["build"]
+    namespace["__compile_builder__"] = compile_builder
+    return stub
 
 
 def _register(filename: str, source: str) -> str:

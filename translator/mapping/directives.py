@@ -468,12 +468,12 @@ def call_parts(node: Node, ctx: CompileContext) -> tuple[Callable[..., Any], lis
         return None
     name_node = args["fn"]
     name = name_node.value if name_node.kind == "scalar" else None
-    spec = FUNCTIONS.get(name) if isinstance(name, str) else None
-    if spec is None:
+    if not isinstance(name, str) or name not in FUNCTIONS:
         ctx.issues.add(
             name_node.loc, f"unknown function {name!r}{did_you_mean(str(name), FUNCTIONS)}"
         )
         return None
+    spec = FUNCTIONS[name]
     arg_nodes: list[Node] = []
     if "args" in args:
         if args["args"].kind != "seq":
@@ -488,7 +488,7 @@ def call_parts(node: Node, ctx: CompileContext) -> tuple[Callable[..., Any], lis
         )
         ctx.issues.add(node.loc, f"{name} takes {expected} argument(s), got {len(arg_nodes)}")
         return None
-    return spec.bind(ctx.functions), arg_nodes
+    return ctx.functions.function(name), arg_nodes
 
 
 def _call(node: Node, ctx: CompileContext) -> Compiled:

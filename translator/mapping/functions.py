@@ -20,7 +20,7 @@ import orjson
 
 from translator.errors import ConfigError, TranslationError
 from translator.missing import MISSING
-from translator.syntax import NOT_IRI
+from translator.syntax import NOT_IRI, uuid_of_digest
 
 __all__ = [
     "ACTOR_IDENTITIES",
@@ -78,6 +78,16 @@ class FunctionContext:
     course_names: Mapping[str, str] = field(default_factory=dict)
     actor_identity: str = "pseudonym"
     actor_map_counts: ActorMapCounts = field(default_factory=ActorMapCounts)
+    _bound: dict[str, Callable[..., Any]] = field(default_factory=dict, repr=False, compare=False)
+
+    def function(self, name: str) -> Callable[..., Any]:
+        """The built-in `name` bound to this context, once for every call site: a plan's
+        mappings then share one binding, and so one cache (actor_id's pseudonyms: a learner's
+        events of every kind hash the learner once)."""
+        bound = self._bound.get(name)
+        if bound is None:
+            bound = self._bound[name] = FUNCTIONS[name].bind(self)
+        return bound
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,15 +262,6 @@ def _not(value: Any) -> Any:
 _ACTOR_CACHE_SIZE = 65_536  # learners remembered: about 10 MB at most
 
 
-def _uuid4_text(digest: bytes) -> str:
-    """The first 16 bytes of a digest as a version-4 UUID string (what uuid.UUID would print)."""
-    raw = bytearray(digest[:16])
-    raw[6] = (raw[6] & 0x0F) | 0x40
-    raw[8] = (raw[8] & 0x3F) | 0x80
-    text = raw.hex()
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
-
-
 def _only(collection: Any) -> Any:
     if type(collection) is dict and len(collection) == 1:
         return next(iter(collection.values()))
@@ -388,7 +389,7 @@ def _bind_actor_id(ctx: FunctionContext) -> Callable[..., Any]:
         else:
             found = known.get(key)  # a table given in code (tests); never with a map file
             if found is None:
-                found = _uuid4_text(hmac.digest(secret, key.encode(), "sha256"))
+                found = uuid_of_digest(hmac.digest(secret, key.encode(), "sha256").hex(), 4)
         if len(cache) >= _ACTOR_CACHE_SIZE:
             cache.clear()  # bounded: memory stays flat on a log of any number of learners
         cache[user_id] = found

@@ -129,3 +129,15 @@ def test_actor_id_of_username_counts_in_the_same_counter() -> None:
 
 def test_actor_identities_are_the_documented_five() -> None:
     assert ACTOR_IDENTITIES == ("pseudonym", "actor-map", "user-id", "username", "email")
+
+
+def test_a_context_binds_each_function_once_so_every_mapping_shares_its_cache() -> None:
+    # Every `!call actor_id` of a plan gets the one binding: a learner whose events are of many
+    # kinds is hashed once, not once per event mapping.
+    ctx = FunctionContext(pseudonym_secret=b"shared", actor_map={})
+    actor_id = ctx.function("actor_id")
+    assert ctx.function("actor_id") is actor_id
+    assert actor_id(42) == FUNCTIONS["actor_id"].bind(ctx)(42)
+    assert FunctionContext(pseudonym_secret=b"other", actor_map={}).function("actor_id")(42) != (
+        actor_id(42)
+    )

@@ -769,6 +769,7 @@ def test_statement_problems_revision_and_platform_only_about_an_activity(obj: An
 )
 def test_statement_problems_accepts_timestamps_with_offsets(timestamp: str) -> None:
     assert problems_after({"/timestamp": timestamp}) == []
+    assert xapi._TIMESTAMP_PLACE.rule(timestamp)  # the place rule of proven templates agrees
 
 
 @pytest.mark.parametrize(
@@ -789,6 +790,7 @@ def test_statement_problems_accepts_timestamps_with_offsets(timestamp: str) -> N
 )
 def test_statement_problems_timestamp_has_an_offset(timestamp: Any, expected: str) -> None:
     assert problems_after({"/timestamp": timestamp}) == [expected]
+    assert not xapi._TIMESTAMP_PLACE.rule(timestamp)  # the place rule of proven templates agrees
 
 
 @pytest.mark.parametrize(

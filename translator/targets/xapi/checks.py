@@ -922,6 +922,17 @@ def _iri_rule(value: Any) -> bool:
     return type(value) is str and (value in _valid_iris or _learn(value, _iri_syntax, _valid_iris))
 
 
+def _timestamp_rule(value: Any) -> bool:
+    # the test of _timestamp, without building a message: every statement has a timestamp
+    if type(value) is not str or _TIMESTAMP(value) is None or value.endswith("-00:00"):
+        return False
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
 def _string_rule(value: Any) -> bool:
     return isinstance(value, str) and value != ""
 
@@ -932,7 +943,7 @@ _IRL_PLACE: Final = Place(_rule(_irl))
 _UUID_PLACE: Final = Place(_rule(_uuid))
 _STRING_PLACE: Final = Place(_string_rule)  # not empty either (see _string)
 _BOOLEAN_PLACE: Final = Place(_rule(_boolean))
-_TIMESTAMP_PLACE: Final = Place(_rule(_timestamp))
+_TIMESTAMP_PLACE: Final = Place(_timestamp_rule)
 _DURATION_PLACE: Final = Place(_rule(_duration))
 _LANGUAGE_PLACE: Final = Place(_rule(_language))
 _INTERACTION_PLACE: Final = Place(_interaction_rule)
