@@ -92,7 +92,8 @@ def translate_lines(
 
     With `strict`, every statement also goes through the target's strict check (slow, thorough).
     """
-    strict_check = translator.plan.target.strict_check
+    strict_check = translator.plan.target.strict_check if strict else None
+    translate = translator.translate
     for line in lines:
         if line is IDLE:
             yield IDLE
@@ -102,7 +103,10 @@ def translate_lines(
         except InputError as exc:
             yield LineResult(line, Outcome(REJECTED, reason=exc.reason))
             continue
-        yield LineResult(line, _translated(translator, event, strict_check if strict else None))
+        if strict_check is None:
+            yield LineResult(line, translate(event))
+        else:
+            yield LineResult(line, _translated(translator, event, strict_check))
 
 
 def _translated(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any, Final
 from urllib.parse import parse_qs
 
@@ -33,17 +32,16 @@ _IDENTITY_KEYS: Final = (
 # --- decoding ----------------------------------------------------------------------------------
 
 # orjson reads an integer beyond 64 bits as a float, so two learners whose ids differ only past
-# the 17th digit would become one. A line holding a number of 19 digits or more (found in one
-# C-speed pass: digits become "0", what may precede a number "[", blanks go) is decoded again by
-# the standard library, which keeps every integer exact.
+# the 17th digit would become one. A line holding a number of 19 digits or more is decoded again
+# by the standard library, which keeps every integer exact. The test is one C-speed pass: digits
+# become "0", what may precede a number's digits (":", ",", "[", a minus sign, blanks) becomes
+# "[", anything else "x"; then one search for "[" and 19 zeros. Text such as "a-<19 digits>"
+# inside a string matches too, and only costs that line the slower, still exact, decoding.
 _NUMBER_SHAPE: Final = bytes(
-    0x30 if 0x30 <= byte <= 0x39 else 0x5B if byte in b":,[" else 0x2D if byte == 0x2D else 0x78
+    0x30 if 0x30 <= byte <= 0x39 else 0x5B if byte in b":,[- \t\r\n" else 0x78
     for byte in range(256)
 )
-_BLANKS: Final = b" \t\r\n"
-_LONG_DIGITS: Final = re.compile(r"[0-9]{19}").search  # the same test, for text decoded twice
 _LONG_NUMBER: Final = b"[" + b"0" * 19
-_LONG_NEGATIVE: Final = b"[-" + b"0" * 19
 
 
 def _refuse_constant(name: str) -> Any:
@@ -53,8 +51,7 @@ def _refuse_constant(name: str) -> Any:
 def _loads(text: bytes) -> Any:
     """orjson's decoding (and its errors), with integers beyond 64 bits kept exact."""
     value = orjson.loads(text)
-    shape = text.translate(_NUMBER_SHAPE, _BLANKS)
-    if _LONG_NUMBER in shape or _LONG_NEGATIVE in shape:
+    if _LONG_NUMBER in text.translate(_NUMBER_SHAPE):
         value = json.loads(text, parse_constant=_refuse_constant)
     return value
 
@@ -77,8 +74,7 @@ def decode_event(text: bytes) -> dict[str, Any]:
         try:
             # starts with "{": an object or an error (orjson inline: this is the hot path)
             value: dict[str, Any] = orjson.loads(text)
-            shape = text.translate(_NUMBER_SHAPE, _BLANKS)
-            if _LONG_NUMBER in shape or _LONG_NEGATIVE in shape:
+            if _LONG_NUMBER in text.translate(_NUMBER_SHAPE):
                 value = json.loads(text, parse_constant=_refuse_constant)
         except orjson.JSONDecodeError as exc:
             raise InputError(_json_reason(exc)) from None
@@ -122,14 +118,16 @@ def _event_member(value: Any, field: str) -> Any:
     if value is None:
         return {}
     if isinstance(value, str):
-        if not value.strip():
-            return {}
         try:
             decoded = orjson.loads(value)
-            if _LONG_DIGITS(value) is not None:  # rare: keep integers beyond 64 bits exact
+            # rare: integers beyond 64 bits kept exact (the test of a line, on its bytes)
+            if _LONG_NUMBER in value.encode("utf-8", "surrogatepass").translate(_NUMBER_SHAPE):
                 decoded = json.loads(value, parse_constant=_refuse_constant)
         except orjson.JSONDecodeError as exc:
-            if value.lstrip()[:1] in ("{", "["):
+            start = value.lstrip()[:1]
+            if not start:  # empty or blank: no data
+                return {}
+            if start in ("{", "["):
                 raise InputError(f"'{field}' is not valid JSON: {exc}") from None
             # A browser event (problem_check, problem_save, ...) posts its form as a query string.
             return parse_qs(value, keep_blank_values=True)

@@ -11,7 +11,7 @@ import gzip
 import os
 import stat
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, BinaryIO, Final
 
@@ -155,11 +155,25 @@ def _read_stream(
     reader: IO[bytes] | gzip.GzipFile = (
         gzip.GzipFile(fileobj=stream, mode="rb") if gzipped else stream
     )
+    readline = reader.readline
+    limit = max_line_bytes + 2  # room for the content plus CR LF: a full chunk without LF is over
     lineno = 0
     try:
-        for text, too_long in _split_lines(reader.readline, max_line_bytes):
+        while chunk := readline(limit):
             lineno += 1
-            yield SourceLine(source, lineno, text, max_line_bytes if too_long else 0)
+            if chunk[-1:] == b"\n":
+                text = chunk[:-2] if chunk[-2:] == b"\r\n" else chunk[:-1]
+            elif len(chunk) < limit:  # the last line, without a line ending
+                text = chunk
+            else:  # over the limit: the rest of the line is read and dropped, in small pieces
+                while chunk and chunk[-1:] != b"\n":
+                    chunk = readline(_DISCARD_CHUNK)
+                yield SourceLine(source, lineno, b"", max_line_bytes)
+                continue
+            if len(text) > max_line_bytes:
+                yield SourceLine(source, lineno, b"", max_line_bytes)
+            else:
+                yield SourceLine(source, lineno, text)
     except (OSError, EOFError) as exc:  # BadGzipFile is an OSError; a truncated gzip, EOFError
         raise ConfigError(f"{source}: cannot read input after line {lineno}: {exc}") from None
     finally:
@@ -179,31 +193,3 @@ def _starts_with_gzip_magic(stream: IO[bytes]) -> bool:
         stream.seek(position)
         return head == _GZIP_MAGIC
     return False
-
-
-def _split_lines(
-    readline: Callable[[int], bytes], max_line_bytes: int
-) -> Iterator[tuple[bytes, bool]]:
-    """Yield (line without its ending, too_long), holding at most `max_line_bytes + 2` bytes.
-
-    Reading `max_line_bytes + 2` bytes leaves room for the content plus CR LF, so a chunk that
-    fills the limit without a LF holds more than `max_line_bytes` bytes of content.
-    """
-    limit = max_line_bytes + 2
-    while True:
-        chunk = readline(limit)
-        if not chunk:
-            return
-        if chunk[-1:] == b"\n":
-            text = chunk[:-2] if chunk[-2:] == b"\r\n" else chunk[:-1]
-        elif len(chunk) < limit:  # the last line, without a line ending
-            text = chunk
-        else:
-            while chunk and chunk[-1:] != b"\n":
-                chunk = readline(_DISCARD_CHUNK)
-            yield b"", True
-            continue
-        if len(text) > max_line_bytes:
-            yield b"", True
-        else:
-            yield text, False

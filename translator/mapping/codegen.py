@@ -143,6 +143,9 @@ class _Generator:
         # a second `!ref` to the same fragment reuses the variable instead of recomputing it.
         self._memo: list[dict[str, Code | Const]] = [{}]
         self._memo_path: list[dict[str, tuple[str, ...]]] = [{}]
+        # Paths already read in the block being written (and the blocks around it), by their
+        # steps: the event does not change while a statement is built, so one read serves all.
+        self._reads: list[dict[tuple[str | int, ...], str]] = [{}]
         self.namespace: dict[str, Any] = {"MISSING": MISSING, "_dict": dict, "_list": list}
         self._count = 0
         self._handlers: dict[str, Callable[[Node], Code | Const]] = {
@@ -229,12 +232,14 @@ class _Generator:
         self.depth += 1
         self._memo.append(dict(self._memo[-1]))
         self._memo_path.append(dict(self._memo_path[-1]))
+        self._reads.append(dict(self._reads[-1]))
 
     def close_blocks(self, count: int) -> None:
         for _ in range(count):
             self.depth -= 1
             self._memo.pop()
             self._memo_path.pop()
+            self._reads.pop()
 
     def value(self, node: Node) -> Code | Const:
         """Code for `node`: (expression, may be MISSING), or a Const known at load."""
@@ -285,7 +290,11 @@ class _Generator:
         return self._closure(node)
 
     def _path(self, steps: list[str | int]) -> Code:
+        known = self._reads[-1].get(tuple(steps))
+        if known is not None:
+            return known, True
         target = self._name("_p")
+        self._reads[-1][tuple(steps)] = target
         self.emit(f"{target} = doc", _path_text(steps))
         for step in steps:
             key = self.bind(step)

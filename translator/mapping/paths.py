@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import re
+import threading
 from collections.abc import Callable
 from typing import Any
 
-from jsonpath_ng.ext.parser import parse as _jsonpath_parse
+from jsonpath_ng.ext.parser import ExtendedJsonPathParser
 
 from translator.missing import MISSING
 
@@ -85,11 +87,22 @@ def _step_getter(steps: list[str | int]) -> Getter:
     return get
 
 
+@functools.cache
+def _parser() -> ExtendedJsonPathParser:
+    """One parser for every path: making one builds its LALR tables (about 25 ms each time).
+    A PLY parser keeps its state on itself while it parses: `_PARSING` takes turns."""
+    return ExtendedJsonPathParser()
+
+
+_PARSING = threading.Lock()
+
+
 def _parse(path: str) -> Any:
     if not path.startswith("$"):
         raise PathSyntaxError(f"a path starts with '$': {path!r}")
     try:
-        return _jsonpath_parse(path)
+        with _PARSING:
+            return _parser().parse(path)
     except Exception as exc:  # jsonpath-ng raises several unrelated types for bad syntax
         raise PathSyntaxError(f"invalid JSONPath {path!r}: {exc}") from None
 

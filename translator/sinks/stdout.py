@@ -60,7 +60,10 @@ class JsonLinesSink:
 def _json_of(statement: dict[str, Any], result: LineResult) -> bytes:
     """The statement's JSON: the bytes the engine already wrote, else written now."""
     outcome = result.outcome
-    for candidate, data in zip(outcome.statements, outcome.encoded, strict=False):
+    encoded = outcome.encoded
+    if encoded and outcome.statements[0] is statement:  # the usual case: one statement a line
+        return encoded[0]
+    for candidate, data in zip(outcome.statements, encoded, strict=False):
         if candidate is statement:
             return data
     return orjson.dumps(statement)

@@ -563,6 +563,9 @@ def test_decode_event_keeps_integers_beyond_64_bits_exact() -> None:
     event = normalise(decode_event(line))
     assert event["context"]["user_id"] == big and type(event["context"]["user_id"]) is int
     assert event["event"]["user_id"] == -big
+    # after a colon, a comma, a bracket, a minus sign and blanks, as any JSON writer spaces it
+    shapes = b'{"a":%d,"b":[ -%d,\t%d],"c" :\n%d}' % (big, big, big, -big)
+    assert decode_event(shapes) == {"a": big, "b": [-big, big], "c": -big}
     assert decode_event(b'{"grade": 0.1, "id": 1234567890123456789}') == {
         "grade": 0.1,
         "id": 1234567890123456789,

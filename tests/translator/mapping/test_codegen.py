@@ -111,3 +111,31 @@ def test_same_name_with_other_source_gets_its_own_linecache_entry(tmp_path: Path
 
 def _loc() -> Loc:
     return Loc("xapi/twice.yaml", 1, 1, "")
+
+
+def test_a_path_is_read_once_where_every_later_read_can_see_it(tmp_path: Path) -> None:
+    path = tmp_path / "reads.yaml"
+    path.write_text(
+        """\
+statement:
+  a: !path $.event.value
+  b: !tpl "v={$.event.value}"
+  c: !if {present: !path $.event.flag, then: !path $.event.other}
+  d: !path $.event.other
+  e: [!path $.event.value]
+""",
+        encoding="utf-8",
+    )
+    issues = Issues()
+    root = load_yaml_file(path, issues)
+    assert root is not None
+    template = compile_template(root.value["statement"], _compile_context(issues))
+    assert not issues.items, issues.items
+    reads = [line.split("#")[1].strip() for line in template.code.source.splitlines()
+             if "= doc  #" in line]  # fmt: skip
+    # $.event.value read once for a, b and e; $.event.other read inside the branch, which
+    # runs only sometimes, so d reads it again.
+    assert reads == ["$.event.value", "$.event.flag", "$.event.other", "$.event.other"]
+    built = template.build({"event": {"value": 3, "flag": True, "other": "o"}})
+    assert built == {"a": 3, "b": "v=3", "c": "o", "d": "o", "e": [3]}
+    assert template.build({"event": {"value": 3}}) == {"a": 3, "b": "v=3", "e": [3]}
