@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -179,7 +180,7 @@ def test_caliper_relaxed_rules_let_through_only_the_rules_named() -> None:
         "actor": {"id": f"{LMS}/user/1", "type": "Person"},
         "object": {"id": f"{LMS}/page", "type": "Webpage"},
     }
-    assert CALIPER.relaxable.keys() == {"entity-type", "generated-entity"}
+    assert CALIPER.relaxable.keys() == {"entity-type", "generated-entity", "object-id"}
     relaxed = CALIPER.relaxed(frozenset({"entity-type"}))
     relaxed.check(event)
     assert relaxed.problems(event) == []
@@ -196,6 +197,41 @@ def test_caliper_relaxed_rules_let_through_only_the_rules_named() -> None:
     both.check({**event, "generated": {"score": {"id": "_:score", "type": "Score"}}})
     with pytest.raises(ValueError, match="no relaxable rule 'webpage'"):
         CALIPER.relaxed(frozenset({"webpage"}))
+
+
+def test_object_id_relaxation_lets_through_only_the_objects_missing_id() -> None:
+    event = {
+        "@context": "http://purl.imsglobal.org/ctx/caliper/v1p2",
+        "id": "urn:uuid:3f1b8a52-3f5c-4a63-9e0e-8c2d8f1a2b3c",
+        "type": "AssessmentEvent",
+        "action": "Submitted",
+        "eventTime": "2024-03-04T05:06:07.000Z",
+        "actor": {"id": f"{LMS}/user/1", "type": "Person"},
+        "object": {"type": "Assessment"},
+    }
+    relaxed = CALIPER.relaxed(frozenset({"object-id"}))
+    relaxed.check(event)
+    assert relaxed.problems(event) == []
+    with pytest.raises(TranslationError, match=r"^invalid event: /object/id: is required$"):
+        CALIPER.check(event)  # the default target keeps the rule
+    course = {"type": "CourseOffering"}
+    still_refused = [  # (event, the one problem the relaxed target still finds)
+        ({**event, "object": {"id": "no iri", "type": "Assessment"}},
+         '/object/id: "no iri" is not an absolute IRI'),
+        ({**event, "object": {"type": "Assessment", "isPartOf": course}},
+         "/object/isPartOf/id: is required"),
+        ({**event, "actor": {"type": "Person"}}, "/actor/id: is required"),
+        ({**event, "group": course}, "/group/id: is required"),
+        ({**event, "object": {}}, "/object/type: is required"),
+        ({**event, "object": {"type": "Webpage"}},  # a relaxation of its own
+         '/object/type: "Webpage" is not a Caliper 1.2 entity type here'),
+    ]  # fmt: skip
+    for broken, problem in still_refused:
+        assert relaxed.problems(broken) == [problem]
+        with pytest.raises(TranslationError, match=f"^invalid event: {re.escape(problem)}$"):
+            relaxed.check(broken)
+    both = CALIPER.relaxed(frozenset({"object-id", "entity-type"}))
+    both.check({**event, "object": {"type": "Webpage"}})
 
 
 def test_default_caliper_plan_relaxes_nothing() -> None:
