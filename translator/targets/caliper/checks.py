@@ -143,11 +143,15 @@ _AGENT_TYPES: Final = frozenset(
 # carries the rule's id, so a relaxed check can leave exactly those messages out.
 ENTITY_TYPE: Final = "entity-type"
 GENERATED_ENTITY: Final = "generated-entity"
+OBJECT_ID: Final = "object-id"
 RELAXABLE: Final[dict[str, str]] = {
     ENTITY_TYPE: "an entity's type is a term of the Caliper 1.2 vocabulary; relaxed, another "
     'name (ERB\'s "Webpage") is let through, and the entity is checked as any entity',
     GENERATED_ENTITY: "an event's `generated` is an entity (a type and an IRI id); relaxed, "
     'any object is let through unchecked (ERB\'s {"score": {..., "id": "_:score"}})',
+    OBJECT_ID: "an entity has an id (an IRI); relaxed, the event's object may be an entity "
+    "without one (the official schemas refuse it); an id that is there, and the id of every "
+    "other entity, is still checked",
 }
 
 
@@ -291,17 +295,23 @@ _SCALARS: Final[tuple[tuple[frozenset[str], Callable[[Any], bool], str], ...]] =
 
 
 # --- the walk -------------------------------------------------------------------------------------
-def _entity_or_iri(value: Any, at: str, out: list[str], *, types: frozenset[str]) -> None:
+def _entity_or_iri(
+    value: Any, at: str, out: list[str], *, types: frozenset[str], id_rule: str = ""
+) -> None:
     if type(value) is str:
         if not _iri_ok(value):
             out.append(f"{at}: {_show(value)} is not an absolute IRI")
     elif type(value) is dict:
-        _entity(value, at, out, types=types)
+        _entity(value, at, out, types=types, id_rule=id_rule)
     else:
         out.append(f"{at}: must be an entity object or its IRI, not {json_kind(value)}")
 
 
-def _entity(entity: dict[str, Any], at: str, out: list[str], *, types: frozenset[str]) -> None:
+def _entity(
+    entity: dict[str, Any], at: str, out: list[str], *, types: frozenset[str], id_rule: str = ""
+) -> None:
+    """The entity at `at`; `id_rule` names the relaxable rule a missing id breaks there (the
+    event's object, OBJECT_ID), "" where a missing id is never let through."""
     kind = entity.get("type", _MISSING)
     if kind is _MISSING:
         out.append(f"{at}/type: is required")
@@ -311,7 +321,8 @@ def _entity(entity: dict[str, Any], at: str, out: list[str], *, types: frozenset
         unknown = types is ENTITY_TYPES and type(kind) is str and kind != "" and kind not in types
         out.append(BrokenRule(ENTITY_TYPE, message) if unknown else message)
     if "id" not in entity:
-        out.append(f"{at}/id: is required")
+        message = f"{at}/id: is required"
+        out.append(BrokenRule(id_rule, message) if id_rule else message)
     for key, value in entity.items():
         if key == "type" or key == "@context":
             continue
@@ -381,6 +392,8 @@ def _event(event: Any, out: list[str]) -> None:
             inner: list[str] = []
             _entity_or_iri(value, "/generated", inner, types=ENTITY_TYPES)
             out.extend(BrokenRule(GENERATED_ENTITY, p) for p in inner)
+        elif key == "object":
+            _entity_or_iri(value, "/object", out, types=ENTITY_TYPES, id_rule=OBJECT_ID)
         elif key in _EVENT_ENTITIES:
             _entity_or_iri(value, f"/{key}", out, types=ENTITY_TYPES)
         elif key == "extensions":

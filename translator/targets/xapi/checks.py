@@ -158,11 +158,15 @@ def _learn(value: str, syntax: Callable[[str], object], memo: set[str]) -> bool:
 SCORE_RANGE: Final = "score-min-less-than-max"
 GROUP_ACTIVITY: Final = "group-activity"
 EMPTY_TEXT: Final = "non-empty-text"
+ACTIVITY_ID: Final = "activity-id"
 RELAXABLE: Final[dict[str, str]] = {
     SCORE_RANGE: "a Score's min is less than its max (xAPI 1.0.3 §4.1.5.1)",
     GROUP_ACTIVITY: 'an Activity (an object or a context activity) has objectType "Activity"; '
     'relaxed, "GroupActivity" is let through and checked as an Activity',
     EMPTY_TEXT: "a text value outside extensions is not empty (an LRS such as ralph refuses one)",
+    ACTIVITY_ID: "an Activity has an id (xAPI 1.0.3 Part Two §2.4.4.1); relaxed, the statement's "
+    "object may be an Activity without one (a conformant LRS refuses it); an id that "
+    "is there, and the id of every other Activity, is still checked",
 }
 
 
@@ -472,7 +476,9 @@ def _verb(verb: Any, at: str, out: list[str]) -> None:
         _language_map(display, at, "display", out)
 
 
-def _activity(activity: Any, at: str, out: list[str]) -> None:
+def _activity(activity: Any, at: str, out: list[str], *, statement_object: bool = False) -> None:
+    """An Activity at `at`; `statement_object` when it is the statement's own object (not a
+    SubStatement's, not a context activity), the one place a missing id is relaxable."""
     if not isinstance(activity, dict):
         _wrong(activity, "an Activity object", at, out)
         return
@@ -484,7 +490,8 @@ def _activity(activity: Any, at: str, out: list[str]) -> None:
         out.append(BrokenRule(GROUP_ACTIVITY, message) if kind == "GroupActivity" else message)
     activity_id = activity.get("id", _MISSING)
     if activity_id is _MISSING:
-        out.append(f"{at}/id: is required")
+        message = f"{at}/id: is required"
+        out.append(BrokenRule(ACTIVITY_ID, message) if statement_object else message)
     else:
         _iri(activity_id, at, "id", out)
     definition = activity.get("definition", _MISSING)
@@ -602,7 +609,7 @@ def _object(obj: Any, at: str, out: list[str], *, in_substatement: bool) -> None
         return
     kind = obj.get("objectType", "Activity")
     if kind == "Activity":
-        _activity(obj, at, out)
+        _activity(obj, at, out, statement_object=not in_substatement)
     elif kind == "Agent":
         _agent(obj, at, out)
     elif kind == "Group":
@@ -613,7 +620,7 @@ def _object(obj: Any, at: str, out: list[str], *, in_substatement: bool) -> None
         message = f"{at}/objectType: {_show(kind)} is not one of{_KINDS}"
         out.append(BrokenRule(GROUP_ACTIVITY, message))
         inner: list[str] = []  # the rest of it is checked as an Activity's
-        _activity(obj, at, inner)
+        _activity(obj, at, inner, statement_object=not in_substatement)
         out.extend(p for p in inner if not (type(p) is BrokenRule and p.rule == GROUP_ACTIVITY))
     elif kind == "SubStatement":
         if in_substatement:
