@@ -139,3 +139,15 @@ statement:
     built = template.build({"event": {"value": 3, "flag": True, "other": "o"}})
     assert built == {"a": 3, "b": "v=3", "c": "o", "d": "o", "e": [3]}
     assert template.build({"event": {"value": 3}}) == {"a": 3, "b": "v=3", "e": [3]}
+
+
+def test_a_builder_is_compiled_at_its_first_call_and_then_runs_as_itself(tmp_path: Path) -> None:
+    node, ctx = _hostile_statement(tmp_path)
+    template = compile_template(node, ctx, name="lazy")
+    assert template.build.__code__.co_filename == "<stub>"  # loading a plan compiles nothing
+    first = template.build({"event": {"value": 1}})
+    # the first call gave the stub the builder's own code: no stub runs on later calls, and a
+    # traceback names the builder's source
+    assert template.build.__code__.co_filename == template.code.filename
+    assert template.build({"event": {"value": 1}}) == first
+    assert template.build({"event": {"value": 2}})[HOSTILE_KEY] == 2
