@@ -339,6 +339,16 @@ def test_erb_compat_bare_problem_check_is_erbs_server_statement_without_an_objec
         XAPI.check(statement)  # the default target keeps the rule
 
 
+def test_erb_compat_takes_any_problem_check_but_a_browser_one_for_the_servers(
+    files: dict[str, Path],
+) -> None:
+    verbs = {}
+    for source in ("mobile", "browser", ""):
+        outcome = _translator(files).translate(normalise({**BARE_CHECK, "event_source": source}))
+        verbs[source] = outcome.statements[0]["verb"]["display"]["en"] if outcome.statements else ""
+    assert verbs == {"mobile": "evaluated", "browser": "attempted", "": "evaluated"}
+
+
 def test_core_mappings_still_skip_a_problem_check_without_event_source() -> None:
     plan = load_plan(Settings(pseudonym_secret="t"), XAPI, environ={})
     translator = Translator(plan, id_namespace=Settings(pseudonym_secret="t").id_namespace)
