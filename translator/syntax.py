@@ -4,9 +4,10 @@ durations), defined once."""
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Final
 
-__all__ = ["DURATION", "NOT_IRI", "UUID", "is_iri", "is_irl", "uuid_of_digest"]
+__all__ = ["DURATION", "NOT_IRI", "UUID", "is_iri", "is_irl", "is_real_datetime", "uuid_of_digest"]
 
 # Characters RFC 3987 never allows in an IRI, whatever the component: blanks, the excluded ASCII,
 # controls (C0, DEL, C1: a NUL among them), the bidi formatting characters (§4.1), and brackets
@@ -41,6 +42,16 @@ def is_iri(value: str) -> bool:
 def is_irl(value: str) -> bool:
     """An IRI that can be fetched: `scheme://host...`."""
     return _IRL_SHAPE(value) is not None and ("%" not in value or _BARE_PERCENT(value) is None)
+
+
+def is_real_datetime(text: str) -> bool:
+    """A date and time that exists (not February 30, not 24:00), for text a target's pattern
+    has already found of ISO 8601 shape."""
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 # The RFC 4122 variant's hex digit for each digit a digest may hold: its top two bits set to 10.

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Final
 
@@ -27,7 +26,7 @@ import orjson
 from translator.errors import TranslationError
 from translator.mapping.contract import ConstantAt, Place
 from translator.messages import json_kind
-from translator.syntax import DURATION, UUID, is_iri
+from translator.syntax import DURATION, UUID, is_iri, is_real_datetime
 from translator.targets.target import BrokenRule
 
 __all__ = [
@@ -222,23 +221,13 @@ def _event_id_ok(value: Any) -> bool:
 
 
 def _event_time_ok(value: Any) -> bool:
-    if type(value) is not str or _EVENT_TIME.fullmatch(value) is None:
-        return False
-    try:
-        datetime.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
+    return (
+        type(value) is str and _EVENT_TIME.fullmatch(value) is not None and is_real_datetime(value)
+    )
 
 
 def _datetime_ok(value: Any) -> bool:
-    if type(value) is not str or _DATETIME(value) is None:
-        return False
-    try:
-        datetime.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
+    return type(value) is str and _DATETIME(value) is not None and is_real_datetime(value)
 
 
 def _number_ok(value: Any) -> bool:

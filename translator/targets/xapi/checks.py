@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any, Final
 
 import orjson
@@ -19,7 +18,7 @@ import orjson
 from translator.errors import TranslationError
 from translator.mapping.contract import ABSENT, ConstantAt, LeafRule, Place
 from translator.messages import json_kind
-from translator.syntax import DURATION, UUID, is_iri, is_irl
+from translator.syntax import DURATION, UUID, is_iri, is_irl, is_real_datetime
 from translator.targets.target import BrokenRule
 
 __all__ = [
@@ -267,11 +266,8 @@ def _timestamp(value: Any, at: str, key: str, out: list[str]) -> None:
         )
     elif value.endswith("-00:00"):
         out.append(f"{at}/{key}: {_show(value)} has the offset -00:00, which xAPI forbids")
-    else:
-        try:
-            datetime.fromisoformat(value)
-        except ValueError:
-            out.append(f"{at}/{key}: {_show(value)} is not a real date and time")
+    elif not is_real_datetime(value):
+        out.append(f"{at}/{key}: {_show(value)} is not a real date and time")
 
 
 def _duration(value: Any, at: str, key: str, out: list[str]) -> None:
@@ -931,13 +927,12 @@ def _iri_rule(value: Any) -> bool:
 
 def _timestamp_rule(value: Any) -> bool:
     # the test of _timestamp, without building a message: every statement has a timestamp
-    if type(value) is not str or _TIMESTAMP(value) is None or value.endswith("-00:00"):
-        return False
-    try:
-        datetime.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
+    return (
+        type(value) is str
+        and _TIMESTAMP(value) is not None
+        and not value.endswith("-00:00")
+        and is_real_datetime(value)
+    )
 
 
 def _string_rule(value: Any) -> bool:
