@@ -5,6 +5,8 @@ Pairs are named and read as in tests/translator/test_golden.py (the inputs are t
 xAPI pairs for the same events). Every event name the Caliper plan maps has a pair, and every
 event name the xAPI plan maps (aliases included) is mapped by the core Caliper mappings: none is
 left out with `!disable`, which stays for overlays (an institution's choice not to send one).
+Every GradeEvent of the golden inputs names its grader as the Grading profile says: the LMS
+when it grades, the assessor when a person does.
 """
 
 from __future__ import annotations
@@ -30,6 +32,30 @@ EXPECTED_SUFFIX = ".expected.json"
 SETTINGS = Settings(lms_root_url="http://localhost:18000", pseudonym_secret="golden-test-secret")
 VERSION_PLACEHOLDER = "{translator_version}"
 INPUTS = sorted(GOLDEN.glob("*" + INPUT_SUFFIX))
+
+# The GradeEvents a person grades (ORA's peer, self and staff steps): the actor is the assessor.
+# Every other GradeEvent of the core mappings is a grade the LMS computes: "For auto-graded
+# scenarios the SoftwareApplication MUST be specified as the `actor`" (Caliper 1.2, 3.5).
+GRADED_BY_A_PERSON = frozenset(
+    {
+        "openassessmentblock.peer_assess",
+        "openassessmentblock.self_assess",
+        "openassessmentblock.staff_assess",
+    }
+)
+AUTO_GRADED = frozenset(
+    {
+        "problem_check",
+        "save_problem_check",
+        "problem_rescore",
+        "edx.grades.problem.submitted",
+        "edx.grades.subsection.grade_calculated",
+        "edx.grades.course.grade_calculated",
+        "edx.course.grade.passed.first_time",
+        "edx.course.grade.now_passed",
+        "edx.course.grade.now_failed",
+    }
+)
 
 
 def _stem(path: Path, suffix: str) -> str:
@@ -148,3 +174,71 @@ def test_caliper_disabled_event_is_skipped_with_its_reason(tmp_path: Path) -> No
         "no page views",
         [],
     )
+
+
+def _grader_problems(name: str, event: dict[str, Any]) -> list[str]:
+    """What is wrong with who grades in `event`, a Caliper event of the edX event `name`: a
+    GradeEvent's actor must be the LMS (the edApp, a SoftwareApplication, which also scored it),
+    the learner its Attempt's assignee; for the events of GRADED_BY_A_PERSON, a Person who is
+    also the Score's scorer. Any other event: nothing."""
+    if event.get("type") != "GradeEvent":
+        return []
+    actor = event.get("actor")
+    scored_by = event.get("generated", {}).get("scoredBy")
+    problems = []
+    if name in GRADED_BY_A_PERSON:
+        if not isinstance(actor, dict) or actor.get("type") != "Person":
+            problems.append(f"{name}: a person grades it, but the actor is {actor!r}")
+        if scored_by != actor:
+            problems.append(f"{name}: the actor {actor!r} did not score it ({scored_by!r})")
+        return problems
+    lms = {"id": SETTINGS.lms_root_url, "type": "SoftwareApplication"}
+    if actor != lms or event.get("edApp") != lms:
+        problems.append(f"{name}: auto-graded, but the actor is {actor!r}, not the LMS {lms!r}")
+    if scored_by != lms:
+        problems.append(f"{name}: auto-graded, but scored by {scored_by!r}")
+    assignee = event.get("object", {}).get("assignee")
+    if not isinstance(assignee, dict) or assignee.get("type") != "Person":
+        problems.append(f"{name}: the learner is not the Attempt's assignee ({assignee!r})")
+    return problems
+
+
+def test_golden_caliper_grade_events_name_their_grader() -> None:
+    names = _plan().event_names()
+    problems: list[str] = []
+    graded: set[str] = set()
+    for path in INPUTS:
+        name = _event_of(_stem(path, INPUT_SUFFIX), names)
+        assert name is not None, path.name
+        for event in _translator().translate(normalise(_read(path))).statements:
+            if event["type"] == "GradeEvent":
+                graded.add(name)
+                problems += _grader_problems(name, event)
+    assert not problems, "\n".join(problems)
+    # Every GradeEvent is one of the two kinds, and each kind was checked on real output: an
+    # event that stops being a GradeEvent (or a new one) shows here, and is sorted by hand.
+    assert graded == AUTO_GRADED | GRADED_BY_A_PERSON
+
+
+def test_golden_caliper_grade_events_name_their_grader_finds_the_learner_as_actor() -> None:
+    raw = _read(GOLDEN / "problem_check.server.input.json")
+    [event] = _translator().translate(normalise(raw)).statements
+    assert _grader_problems("problem_check", event) == []
+    learner = event["object"]["assignee"]
+    assert _grader_problems("problem_check", {**event, "actor": learner}) == [
+        f"problem_check: auto-graded, but the actor is {learner!r}, not the LMS "
+        f"{{'id': 'http://localhost:18000', 'type': 'SoftwareApplication'}}"
+    ]
+    unassigned = {**event, "object": {k: v for k, v in event["object"].items() if k != "assignee"}}
+    assert _grader_problems("problem_check", unassigned) == [
+        "problem_check: the learner is not the Attempt's assignee (None)"
+    ]
+    peer = _read(GOLDEN / "openassessmentblock.peer_assess.input.json")
+    [assessed] = _translator().translate(normalise(peer)).statements
+    assert _grader_problems("openassessmentblock.peer_assess", assessed) == []
+    lms = event["edApp"]
+    assert _grader_problems("openassessmentblock.peer_assess", {**assessed, "actor": lms}) == [
+        f"openassessmentblock.peer_assess: a person grades it, but the actor is {lms!r}",
+        f"openassessmentblock.peer_assess: the actor {lms!r} did not score it "
+        f"({assessed['generated']['scoredBy']!r})",
+    ]
