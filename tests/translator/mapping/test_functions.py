@@ -14,6 +14,7 @@ from translator.mapping.functions import (
     FunctionContext,
 )
 from translator.missing import MISSING
+from translator.syntax import is_iri
 
 _CONTEXT = FunctionContext(pseudonym_secret=b"test", actor_map={})
 
@@ -37,6 +38,14 @@ def _call(name: str, *args: object) -> object:
 )
 def test_iri_escape_encodes_only_what_an_iri_cannot_hold(text: str, expected: str) -> None:
     assert _call("iri_escape", text) == expected
+
+
+def test_iri_escape_returns_every_ascii_text_an_iri_can_hold_as_it_is() -> None:
+    # the fast path (printable ASCII an IRI may hold, no "%") changes nothing the escaping would
+    for code in range(0x80):
+        for text in (chr(code), f"/a{chr(code)}b", f"{chr(code)}41"):
+            unchanged = _call("iri_escape", text) == text
+            assert unchanged == is_iri(f"http://h/{text}"), repr(text)
 
 
 def test_iri_escape_of_a_non_text_is_missing() -> None:
