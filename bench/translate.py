@@ -9,9 +9,9 @@ side is the product's own path (read_lines -> parse_line -> Translator -> checks
 ideal is plain Python that builds the same statements directly (same fields, same values; only
 ids and the version extension differ), with no mapping language, no input checks and no
 statement checks. The dry-run figure includes start-up (loading, proving and generating the
-mappings, about 0.2 CPU-s; printed apart too). Figures are CPU seconds of this process (time.process_time), so other load does
-not skew them. The log has 50,000 learners, so the pseudonym cache hits as it would on a real
-log of that many events.
+mappings, about 0.2 CPU-s; printed apart too). Figures are CPU seconds of this process
+(time.process_time), so other load does not skew them. The log has 50,000 learners, so the
+pseudonym cache hits as it would on a real log of that many events.
 
 With `--target caliper` the figure is the Caliper dry-run path beside the xAPI dry-run path and
 the hand-written xAPI ideal on the same log, in the same mix (Caliper maps every event xAPI
