@@ -12,7 +12,7 @@ from translator.syntax import is_iri, is_irl
 
 # Characters where IRI rules turn: delimiters of the authority, the excluded ASCII, blanks and
 # controls, "%" and hex digits, and letters.
-_ALPHABET = ':/?#@[]%.-+~!$&\'()*,;=_aAzZ09fF "<>\\^`{|}\t\n\x00\x7f'
+_ALPHABET = ":/?#@[]%.-+~!$&'()*,;=_aAzZ09fF \"<>\\^`{|}\t\n\x00\x7f"
 _SHAPES = ("http://", "urn:", "HTTPS://", "urn:x:", "mailto:", "http://[", "http://a:", "")
 
 
