@@ -55,6 +55,9 @@ __all__ = [
 
 
 Code = tuple[str, bool]  # an expression, and whether it may be MISSING
+# Python compiles at most 100 levels of indentation; a template nested beyond this many blocks is
+# a mapping error at load (a builder is compiled only at its first call, see _STUB).
+_MAX_DEPTH: Final = 90
 
 
 def _printable(text: str) -> str:
@@ -146,6 +149,7 @@ class _Generator:
         # Paths already read in the block being written (and the blocks around it), by their
         # steps: the event does not change while a statement is built, so one read serves all.
         self._reads: list[dict[tuple[str | int, ...], str]] = [{}]
+        self._too_deep = False
         self.namespace: dict[str, Any] = {"MISSING": MISSING, "_dict": dict, "_list": list}
         self._count = 0
         self._handlers: dict[str, Callable[[Node], Code | Const]] = {
@@ -243,6 +247,13 @@ class _Generator:
 
     def value(self, node: Node) -> Code | Const:
         """Code for `node`: (expression, may be MISSING), or a Const known at load."""
+        if self.depth > _MAX_DEPTH and not self._too_deep:
+            self._too_deep = True  # said once, where it happens first
+            self.ctx.issues.add(
+                node.loc,
+                f"nested too deeply: the builder would need more than {_MAX_DEPTH} levels of "
+                "blocks (each !if, !first and optional part opens one): nest fewer of them",
+            )
         saved = self.origin
         self.origin = Origin(self.section or self.pointer, node.loc)
         try:

@@ -151,3 +151,17 @@ def test_a_builder_is_compiled_at_its_first_call_and_then_runs_as_itself(tmp_pat
     assert template.build.__code__.co_filename == template.code.filename
     assert template.build({"event": {"value": 1}}) == first
     assert template.build({"event": {"value": 2}})[HOSTILE_KEY] == 2
+
+
+def test_a_template_nested_beyond_what_python_compiles_is_a_mapping_error(tmp_path: Path) -> None:
+    nested = "x"
+    for level in range(120):  # Python compiles at most 100 levels of indentation
+        nested = f"!if {{present: !path $.event.a{level}, then: {nested}}}"
+    path = tmp_path / "deep.yaml"
+    path.write_text(f"statement:\n  response: {nested}\n", encoding="utf-8")
+    issues = Issues()
+    root = load_yaml_file(path, issues)
+    assert root is not None
+    compile_template(root.value["statement"], _compile_context(issues))
+    (problem,) = issues.items
+    assert "nested too deeply" in str(problem) and "deep.yaml:2:" in str(problem)
