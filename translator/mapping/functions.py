@@ -10,7 +10,7 @@ import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -465,6 +465,55 @@ def _divide(dividend: Any, divisor: Any) -> Any:
     return dividend / divisor
 
 
+def _round(number: Any, places: Any) -> Any:
+    """A number rounded to `places` decimal places, as a float: the text Python's format writes
+    with that many places, read back (`194.40736`, 3 -> `194.407`; `195`, 3 -> `195.0`), as ERB
+    writes a video's seconds. MISSING unless a finite number and 0 to 15 places."""
+    if not _is_number(number) or type(places) is not int or not 0 <= places <= 15:
+        return MISSING
+    return float(f"{number:.{places}f}")
+
+
+def _truthy(value: Any) -> Any:
+    """The value when Python counts it true; MISSING for null, false, 0, "", [] and {}. First
+    in a `!first`, it gives Python's `a or b` (ERB's `current_time or currentTime`)."""
+    return value if value else MISSING
+
+
+def _tincan_duration(seconds: Any) -> Any:
+    """A number of seconds as the ISO 8601 duration TinCanPython (the xAPI library ERB writes
+    with) makes of it: days, then hours and minutes of two digits once a larger unit is there,
+    then seconds, whole ones of two digits, others to 6 places without trailing zeros (`195` ->
+    `PT03M15S`, `0.5` -> `PT00.5S`, `3600` -> `PT01H00M00S`). MISSING unless a finite number
+    not below 0."""
+    if not _is_number(seconds) or seconds < 0:
+        return MISSING
+    try:
+        total = timedelta(seconds=seconds).total_seconds()  # microseconds, as tincan keeps them
+    except OverflowError:
+        return MISSING
+    minutes, rest = divmod(total, 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    rest = round(rest, 6)
+    date = f"{int(days)}D" if days else ""
+    time = "T"
+    if date or hours:
+        time += f"{int(hours):02}H"
+    if date or hours or minutes:
+        time += f"{int(minutes):02}M"
+    time += f"{int(rest):02}S" if rest.is_integer() else f"{rest:09.6f}".rstrip("0") + "S"
+    return f"P{date}{time}"
+
+
+def _reject(reason: Any) -> Any:
+    """Never a value: the line is rejected with `reason`, a text the mapping writes (never an
+    event value: a reason reaches the logs). Last in a `!first`, it makes the options before it
+    a value the event cannot do without, as ERB's transform raises without it. Raises
+    TranslationError."""
+    raise TranslationError(reason if isinstance(reason, str) else "rejected by the mapping")
+
+
 def _erb_statement_id(verb: Any, actor: Any, timestamp: Any, key: Any = MISSING) -> Any:
     """The statement id event-routing-backends gives a statement, so statements sent again
     dedupe against those it sent:
@@ -504,6 +553,10 @@ FUNCTIONS: Mapping[str, FunctionSpec] = {
     "py_repr": FunctionSpec(1, 1, _plain(_py_repr)),
     "url_unquote": FunctionSpec(1, 1, _plain(_url_unquote)),
     "divide": FunctionSpec(2, 2, _plain(_divide)),
+    "round": FunctionSpec(2, 2, _plain(_round)),
+    "truthy": FunctionSpec(1, 1, _plain(_truthy)),
+    "tincan_duration": FunctionSpec(1, 1, _plain(_tincan_duration)),
+    "reject": FunctionSpec(1, 1, _plain(_reject)),
     "ratio": FunctionSpec(2, 2, _plain(_ratio)),
     "percent": FunctionSpec(1, 1, _plain(_percent)),
     "iso_duration": FunctionSpec(1, 1, _plain(_iso_duration)),

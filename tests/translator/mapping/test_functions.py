@@ -14,7 +14,7 @@ from translator.mapping.functions import (
     FunctionContext,
 )
 from translator.missing import MISSING
-from translator.syntax import is_iri
+from translator.syntax import DURATION, is_iri
 
 _CONTEXT = FunctionContext(pseudonym_secret=b"test", actor_map={})
 
@@ -69,6 +69,75 @@ def test_ratio_is_missing_for_a_score_xapi_cannot_hold(
 )
 def test_percent_gives_a_whole_percentage(share: object, expected: object) -> None:
     assert _call("percent", share) == expected
+
+
+@pytest.mark.parametrize(
+    ("number", "places", "expected"),
+    [
+        (194.40735897138978, 3, 194.407),
+        (195, 3, 195.0),
+        (0.03278805340576172, 3, 0.033),
+        (2.5, 0, 2.0),  # as Python formats it: half to even, on the binary value
+        (0.0005, 3, 0.001),  # 0.0005 is a little above 5e-4 as a double
+        (-1.23456, 2, -1.23),
+        ("1.5", 3, MISSING),
+        (True, 1, MISSING),
+        (float("inf"), 3, MISSING),
+        (1.0, -1, MISSING),
+        (1.0, 16, MISSING),
+        (1.0, 2.0, MISSING),
+    ],
+)
+def test_round_reads_back_the_text_python_formats(
+    number: object, places: object, expected: object
+) -> None:
+    result = _call("round", number, places)
+    assert result == expected
+    assert type(result) is (float if expected is not MISSING else type(MISSING))
+
+
+@pytest.mark.parametrize("value", [None, False, 0, 0.0, "", [], {}])
+def test_truthy_is_missing_for_what_python_counts_false(value: object) -> None:
+    assert _call("truthy", value) is MISSING
+
+
+@pytest.mark.parametrize("value", [True, 5, -0.5, "0", " ", [0], {"a": None}])
+def test_truthy_keeps_what_python_counts_true(value: object) -> None:
+    assert _call("truthy", value) is value
+
+
+@pytest.mark.parametrize(
+    ("seconds", "expected"),
+    [
+        (195, "PT03M15S"),
+        (195.0, "PT03M15S"),
+        (0, "PT00S"),
+        (0.5, "PT00.5S"),
+        (9, "PT09S"),
+        (194.407, "PT03M14.407S"),
+        (3600, "PT01H00M00S"),
+        (3605.25, "PT01H00M05.25S"),
+        (86400, "P1DT00H00M00S"),
+        (90061.25, "P1DT01H01M01.25S"),
+        (119.9999999, "PT02M00S"),  # kept to the microsecond first, as a timedelta is
+        (1e-7, "PT00S"),
+    ],
+)
+def test_tincan_duration_writes_seconds_as_tincan_does(seconds: float, expected: str) -> None:
+    assert _call("tincan_duration", seconds) == expected
+    assert DURATION(expected) is not None  # and it is an ISO 8601 duration xAPI takes
+
+
+@pytest.mark.parametrize("seconds", [-1, "195", None, True, float("nan"), 1e300])
+def test_tincan_duration_is_missing_for_what_is_no_length(seconds: object) -> None:
+    assert _call("tincan_duration", seconds) is MISSING
+
+
+def test_reject_rejects_the_line_with_its_reason() -> None:
+    with pytest.raises(TranslationError, match=r"^no video id$"):
+        _call("reject", "no video id")
+    with pytest.raises(TranslationError, match=r"^rejected by the mapping$"):
+        _call("reject", {"user": "an event value"})  # never written into a reason
 
 
 def _actor_id(**context: Any) -> Any:

@@ -10,9 +10,10 @@ import orjson
 import pytest
 
 from translator.config import default_mappings_dir
+from translator.errors import TranslationError
 from translator.mapping.codegen import compile_template
 from translator.mapping.directives import CompileContext, compile_node, evaluator
-from translator.mapping.functions import FunctionContext
+from translator.mapping.functions import FUNCTIONS, FunctionContext
 from translator.mapping.nodes import Issues, load_yaml_file
 from translator.targets.xapi import XAPI
 
@@ -74,8 +75,28 @@ def test_readme_has_an_example_for_every_value_directive() -> None:
         assert f"{tag} " in text, f"mappings/README.md has no example of {tag}"
 
 
+def test_readme_documents_every_built_in_function() -> None:
+    # one registry (functions.py), one table (the section of `!call`): a function added to
+    # either alone fails here
+    section = README.read_text(encoding="utf-8").split("### `!call`", 1)[1].split("\n### ", 1)[0]
+    rows = [line.split("|")[1] for line in section.splitlines() if line.startswith("| `")]
+    documented = {name for cell in rows for name in re.findall(r"`([a-z_]+)`", cell)}
+    assert documented == set(FUNCTIONS)
+
+
 @pytest.mark.parametrize("generated", [False, True], ids=["closures", "generated"])
 @pytest.mark.parametrize("example", _examples(), ids=lambda e: e.split("\n", 3)[2].strip()[:40])
 def test_readme_example_output_is_exact(example: str, generated: bool, tmp_path: Path) -> None:
     actual, expected = _run_example(example, tmp_path, generated=generated)
     assert actual == expected
+
+
+@pytest.mark.parametrize("generated", [False, True], ids=["closures", "generated"])
+def test_readme_reject_example_rejects_an_event_without_the_value(
+    generated: bool, tmp_path: Path
+) -> None:
+    (example,) = [e for e in _examples() if "fn: reject" in e]
+    without_id = example.replace('"id": "v1", ', "")
+    assert without_id != example
+    with pytest.raises(TranslationError, match=r"^the event names no video$"):
+        _run_example(without_id, tmp_path, generated=generated)
