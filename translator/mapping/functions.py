@@ -506,6 +506,40 @@ def _tincan_duration(seconds: Any) -> Any:
     return f"P{date}{time}"
 
 
+def _multiply(a: Any, b: Any) -> Any:
+    """a * b unrounded, as Python multiplies (`0.333 * 100` is `33.300000000000004`, ERB's
+    completion progress); MISSING unless both are numbers."""
+    if not (_is_number(a) and _is_number(b)):
+        return MISSING
+    return a * b
+
+
+def _at_least(a: Any, b: Any) -> Any:
+    """Whether a >= b, a boolean (ERB's `earned >= possible`); MISSING unless both are
+    numbers."""
+    if not (_is_number(a) and _is_number(b)):
+        return MISSING
+    return a >= b
+
+
+_FRACTION = re.compile(r"(\.\d{6})\d+")
+
+
+def _py_isoformat(value: Any) -> Any:
+    """A timestamp as Python's datetime.isoformat writes the instant it reads (TinCanPython
+    writes ERB's statement timestamps so): `Z` as `+00:00`, a fraction of a second as 6 digits,
+    or none when it is 0, digits past the microsecond cut (`...07.5Z` gives
+    `...07.500000+00:00`); a time without offset is taken as UTC. MISSING when unparsable."""
+    text = _timestamp(value)
+    if text is MISSING:
+        return MISSING
+    try:
+        moment = datetime.fromisoformat(_FRACTION.sub(r"\1", text).replace("Z", "+00:00"))
+    except ValueError:
+        return MISSING
+    return moment.isoformat()
+
+
 def _reject(reason: Any) -> Any:
     """Never a value: the line is rejected with `reason`, a text the mapping writes (never an
     event value: a reason reaches the logs). Last in a `!first`, it makes the options before it
@@ -557,6 +591,9 @@ FUNCTIONS: Mapping[str, FunctionSpec] = {
     "truthy": FunctionSpec(1, 1, _plain(_truthy)),
     "tincan_duration": FunctionSpec(1, 1, _plain(_tincan_duration)),
     "reject": FunctionSpec(1, 1, _plain(_reject)),
+    "multiply": FunctionSpec(2, 2, _plain(_multiply)),
+    "at_least": FunctionSpec(2, 2, _plain(_at_least)),
+    "py_isoformat": FunctionSpec(1, 1, _plain(_py_isoformat)),
     "ratio": FunctionSpec(2, 2, _plain(_ratio)),
     "percent": FunctionSpec(1, 1, _plain(_percent)),
     "iso_duration": FunctionSpec(1, 1, _plain(_iso_duration)),

@@ -133,6 +133,45 @@ def test_tincan_duration_is_missing_for_what_is_no_length(seconds: object) -> No
     assert _call("tincan_duration", seconds) is MISSING
 
 
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [(0.333, 100, 33.300000000000004), (1, 100, 100), (0.5, 100.0, 50.0), ("1", 100, MISSING),
+     (None, 100, MISSING), (True, 100, MISSING), (float("nan"), 1, MISSING)],
+)  # fmt: skip
+def test_multiply_multiplies_as_python_does(a: object, b: object, expected: object) -> None:
+    result = _call("multiply", a, b)
+    assert result == expected
+    assert type(result) is type(expected)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [(1, 1, True), (1.5, 1, True), (0, 0.0, True), (0, 1, False), (-1, 0, False),
+     ("2", 1, MISSING), (None, 0, MISSING), (1, False, MISSING)],
+)  # fmt: skip
+def test_at_least_compares_two_numbers(a: object, b: object, expected: object) -> None:
+    assert _call("at_least", a, b) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2023-08-22T20:16:25.500832Z", "2023-08-22T20:16:25.500832+00:00"),
+        ("2024-03-04T05:06:07.5+00:00", "2024-03-04T05:06:07.500000+00:00"),
+        ("2024-03-04T05:06:07.000000+00:00", "2024-03-04T05:06:07+00:00"),
+        ("2024-03-04T05:06:07.123456789Z", "2024-03-04T05:06:07.123456+00:00"),  # cut
+        ("2024-03-04T05:06:07+0200", "2024-03-04T05:06:07+02:00"),
+        ("2024-03-04 05:06:07.123", "2024-03-04T05:06:07.123000+00:00"),
+        ("2024-03-04T05:06", "2024-03-04T05:06:00+00:00"),
+        ("yesterday", MISSING),
+        ("2024-13-04T05:06:07Z", MISSING),
+        (1709528767, MISSING),
+    ],
+)
+def test_py_isoformat_writes_the_instant_as_python_does(text: object, expected: object) -> None:
+    assert _call("py_isoformat", text) == expected
+
+
 def test_reject_rejects_the_line_with_its_reason() -> None:
     with pytest.raises(TranslationError, match=r"^no video id$"):
         _call("reject", "no video id")
