@@ -195,7 +195,8 @@ def test_relax_naming_an_unknown_rule_is_a_mapping_error(tmp_path: Path) -> None
     assert message.endswith(
         "relax.yaml:2:27: /relax/score-min-less-than-mx: relax: unknown rule "
         "'score-min-less-than-mx' of target xapi; did you mean 'score-min-less-than-max'? "
-        "(relaxable: activity-id, group-activity, non-empty-text, score-min-less-than-max)"
+        "(relaxable: activity-id, activity-iri, group-activity, non-empty-text, "
+        "score-min-less-than-max)"
     ), message
 
 

@@ -1050,3 +1050,19 @@ def test_an_iri_port_is_digits_and_a_host_holds_no_colon(iri: str, valid: bool) 
     from translator.syntax import is_iri
 
     assert is_iri(iri) is valid
+
+
+def test_activity_iri_relaxation_lets_through_an_activity_id_that_is_text_only() -> None:
+    relaxed, _ = xapi.relaxed_rules(frozenset({"activity-iri"}))
+    statement = changed({"/object/id": "block-v1:Uni+X+1+type@sequential+block@exam"})
+    statement["context"]["contextActivities"]["grouping"] = [
+        {"objectType": "Activity", "id": "438AD672-DE2C-4F0B-8876-35444E7DD746"}
+    ]
+    with pytest.raises(TranslationError, match="is not an absolute IRI"):
+        check_statement(statement)  # the default plan keeps the rule
+    relaxed(statement)
+    for value in ("", None, 7):  # an id that is empty, or not text, is still refused
+        with pytest.raises(TranslationError, match="/object/id"):
+            relaxed(changed({"/object/id": value}))
+    with pytest.raises(TranslationError, match="/verb/id"):
+        relaxed(changed({"/verb/id": "evaluated"}))  # other IRIs than an Activity's stay checked

@@ -158,6 +158,7 @@ SCORE_RANGE: Final = "score-min-less-than-max"
 GROUP_ACTIVITY: Final = "group-activity"
 EMPTY_TEXT: Final = "non-empty-text"
 ACTIVITY_ID: Final = "activity-id"
+ACTIVITY_IRI: Final = "activity-iri"
 RELAXABLE: Final[dict[str, str]] = {
     SCORE_RANGE: "a Score's min is less than its max (xAPI 1.0.3 §4.1.5.1)",
     GROUP_ACTIVITY: 'an Activity (an object or a context activity) has objectType "Activity"; '
@@ -166,6 +167,9 @@ RELAXABLE: Final[dict[str, str]] = {
     ACTIVITY_ID: "an Activity has an id (xAPI 1.0.3 Part Two §2.4.4.1); relaxed, the statement's "
     "object may be an Activity without one (a conformant LRS refuses it); an id that "
     "is there, and the id of every other Activity, is still checked",
+    ACTIVITY_IRI: "an Activity's id is an absolute IRI (xAPI 1.0.3 Part Two §2.4.4.1); relaxed, an "
+    "Activity's id may be any text that is not empty (a conformant LRS refuses it); a missing "
+    "id, an empty one or one that is not text is still refused",
 }
 
 
@@ -489,7 +493,10 @@ def _activity(activity: Any, at: str, out: list[str], *, statement_object: bool 
         message = f"{at}/id: is required"
         out.append(BrokenRule(ACTIVITY_ID, message) if statement_object else message)
     else:
+        count = len(out)
         _iri(activity_id, at, "id", out)
+        if len(out) > count and type(activity_id) is str and activity_id:
+            out[count] = BrokenRule(ACTIVITY_IRI, out[count])
     definition = activity.get("definition", _MISSING)
     if definition is not _MISSING:
         _definition(definition, at, out)
