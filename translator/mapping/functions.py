@@ -506,6 +506,32 @@ def _tincan_duration(seconds: Any) -> Any:
     return f"P{date}{time}"
 
 
+def _isodate_duration(seconds: Any) -> Any:
+    """A number of seconds as the ISO 8601 duration isodate (the library ERB's Caliper events
+    are written with) makes of a timedelta: days, hours, minutes and seconds without padding,
+    each left out when 0, seconds to the microsecond without trailing zeros, `P0D` for nothing
+    (`195` -> `PT3M15S`, `194.381` -> `PT3M14.381S`, `86400` -> `P1D`, `0` -> `P0D`). MISSING
+    unless a finite number not below 0."""
+    if not _is_number(seconds) or seconds < 0:
+        return MISSING
+    try:
+        delta = timedelta(seconds=seconds)  # rounded to the microsecond, as isodate's input is
+    except OverflowError:
+        return MISSING
+    whole, micro = delta.days * 86400 + delta.seconds, delta.microseconds
+    minutes, secs = divmod(whole, 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    text = f"{days}D" if days else ""
+    if hours or minutes or secs or micro:
+        text += "T" + (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "")
+        if micro:
+            text += f"{secs}.{micro:06d}".rstrip("0") + "S"
+        elif secs:
+            text += f"{secs}S"
+    return "P" + (text or "0D")
+
+
 def _multiply(a: Any, b: Any) -> Any:
     """a * b unrounded, as Python multiplies (`0.333 * 100` is `33.300000000000004`, ERB's
     completion progress); MISSING unless both are numbers."""
@@ -590,6 +616,7 @@ FUNCTIONS: Mapping[str, FunctionSpec] = {
     "round": FunctionSpec(2, 2, _plain(_round)),
     "truthy": FunctionSpec(1, 1, _plain(_truthy)),
     "tincan_duration": FunctionSpec(1, 1, _plain(_tincan_duration)),
+    "isodate_duration": FunctionSpec(1, 1, _plain(_isodate_duration)),
     "reject": FunctionSpec(1, 1, _plain(_reject)),
     "multiply": FunctionSpec(2, 2, _plain(_multiply)),
     "at_least": FunctionSpec(2, 2, _plain(_at_least)),

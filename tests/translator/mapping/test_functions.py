@@ -134,6 +134,35 @@ def test_tincan_duration_is_missing_for_what_is_no_length(seconds: object) -> No
 
 
 @pytest.mark.parametrize(
+    ("seconds", "expected"),
+    [
+        (195, "PT3M15S"),
+        (195.0, "PT3M15S"),
+        (194.381, "PT3M14.381S"),
+        (3.093662, "PT3.093662S"),
+        (10, "PT10S"),
+        (0, "P0D"),
+        (0.5, "PT0.5S"),
+        (3600, "PT1H"),
+        (86400, "P1D"),
+        (90061.25, "P1DT1H1M1.25S"),
+        (1.23456789, "PT1.234568S"),  # kept to the microsecond, as a timedelta is
+        (119.9999999, "PT2M"),
+        (1e-7, "P0D"),
+        (1e8, "P1157DT9H46M40S"),
+    ],
+)
+def test_isodate_duration_writes_seconds_as_isodate_does(seconds: float, expected: str) -> None:
+    assert _call("isodate_duration", seconds) == expected
+    assert DURATION(expected) is not None  # and it is an ISO 8601 duration Caliper takes
+
+
+@pytest.mark.parametrize("seconds", [-1, "195", None, True, [], float("inf"), 1e300])
+def test_isodate_duration_is_missing_for_what_is_no_length(seconds: object) -> None:
+    assert _call("isodate_duration", seconds) is MISSING
+
+
+@pytest.mark.parametrize(
     ("a", "b", "expected"),
     [(0.333, 100, 33.300000000000004), (1, 100, 100), (0.5, 100.0, 50.0), ("1", 100, MISSING),
      (None, 100, MISSING), (True, 100, MISSING), (float("nan"), 1, MISSING)],

@@ -143,6 +143,7 @@ _AGENT_TYPES: Final = frozenset(
 ENTITY_TYPE: Final = "entity-type"
 GENERATED_ENTITY: Final = "generated-entity"
 OBJECT_ID: Final = "object-id"
+BLANK_NODE_ID: Final = "blank-node-id"
 RELAXABLE: Final[dict[str, str]] = {
     ENTITY_TYPE: "an entity's type is a term of the Caliper 1.2 vocabulary; relaxed, another "
     'name (ERB\'s "Webpage") is let through, and the entity is checked as any entity',
@@ -151,6 +152,9 @@ RELAXABLE: Final[dict[str, str]] = {
     OBJECT_ID: "an entity has an id (an IRI); relaxed, the event's object may be an entity "
     "without one (the official schemas refuse it); an id that is there, and the id of every "
     "other entity, is still checked",
+    BLANK_NODE_ID: "an entity's id is an IRI (Caliper 1.2 also permits a blank node, `_:name`, "
+    "which names nothing outside its one event: a consumer can neither dereference nor join on "
+    'it); relaxed, a blank node id is let through (ERB\'s target {"id": "_:MediaLocation"})',
 }
 
 
@@ -193,6 +197,9 @@ _EVENT_TIME: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[
 _DATETIME: Final = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:Z|[+-][0-9]{2}:[0-9]{2})"
 ).fullmatch
+
+# A JSON-LD blank node identifier (Caliper 1.2, "Blank Node Identifier").
+_BLANK_NODE: Final = re.compile(r"_:\S+").fullmatch
 
 _MEMO_LIMIT: Final = 8192
 _valid_iris: set[str] = set()
@@ -317,7 +324,9 @@ def _entity(
             continue
         if key == "id":
             if not _iri_ok(value):
-                out.append(f"{at}/id: {_show(value)} is not an absolute IRI")
+                message = f"{at}/id: {_show(value)} is not an absolute IRI"
+                blank = type(value) is str and _BLANK_NODE(value) is not None
+                out.append(BrokenRule(BLANK_NODE_ID, message) if blank else message)
             continue
         if key in _FREE_OBJECTS:
             if type(value) is not dict:
