@@ -9,12 +9,12 @@ import os
 import re
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from support.erb import erb_statement_id
 
 from translator.cli import main
 from translator.config import Settings, bundled_overlays_dir, overlay_dirs
@@ -40,11 +40,7 @@ ENROLLMENT: dict[str, Any] = {
 
 
 def _erb_id(verb: dict[str, Any], name: str, timestamp: str, key: str | None = None) -> str:
-    """The recipe as the reference README states it, written out independently."""
-    verb_json = json.dumps({"id": verb["id"], "display": verb["display"]})
-    actor_json = json.dumps({"objectType": "Agent", "account": {"name": name, "homePage": LMS}})
-    namespace = verb_json if key is None else f"{verb_json}-{key}"
-    return str(uuid.uuid5(uuid.uuid5(uuid.NAMESPACE_DNS, namespace), f"{actor_json}-{timestamp}"))
+    return erb_statement_id(verb, name, LMS, timestamp, key)
 
 
 @pytest.fixture

@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import json
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
+from support.erb import erb_compat_translator
 
-from translator.config import Settings, overlay_dirs
 from translator.engine import REJECTED, SKIPPED, TRANSLATED, Translator
 from translator.errors import TranslationError
 from translator.intake.events import normalise
-from translator.mapping.plan import load_plan
 from translator.targets.caliper import CALIPER
 
 LMS = "http://lms.example.org"
@@ -51,20 +49,15 @@ LEGACY = {
 
 @pytest.fixture(scope="module")
 def translator(tmp_path_factory: pytest.TempPathFactory) -> Translator:
-    tmp_path = tmp_path_factory.mktemp("erb-caliper-video")
-    actors = tmp_path / "actors.csv"
-    actors.write_text(f"user_id,anonymous_id,username\n41,{LEARNER},ada\n", encoding="utf-8")
-    courses = tmp_path / "courses.csv"
-    courses.write_text(f'course_id,display_name\n{COURSE},"Film, I"\n')
-    settings = Settings(
-        lms_root_url=LMS,
-        pseudonym_secret="erb-caliper-video-test",
-        overlays=overlay_dirs((Path("erb-compat"),)),
-        actor_map=actors,
-        course_names=courses,
-        mapping_vars=(("transformer_version", VERSION),),
+    folder = tmp_path_factory.mktemp("erb-caliper-video")
+    return erb_compat_translator(
+        folder,
+        CALIPER,
+        lms=LMS,
+        actor_row=f"41,{LEARNER},ada",
+        course_rows=f'{COURSE},"Film, I"',
+        version=VERSION,
     )
-    return Translator(load_plan(settings, CALIPER, environ={}), id_namespace=settings.id_namespace)
 
 
 def _line(name: str, second: int, data: dict[str, Any], **changes: Any) -> dict[str, Any]:

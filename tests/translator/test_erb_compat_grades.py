@@ -5,18 +5,14 @@ timestamps, and the lines ERB's transform raises on (rejected here)."""
 
 from __future__ import annotations
 
-import json
-import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
+from support.erb import erb_compat_translator, erb_statement_id
 
-from translator.config import Settings, overlay_dirs
 from translator.engine import REJECTED, SKIPPED, TRANSLATED, Translator
 from translator.errors import TranslationError
 from translator.intake.events import normalise
-from translator.mapping.plan import load_plan
 from translator.targets.xapi import XAPI
 
 LMS = "http://lms.example.org"
@@ -42,30 +38,20 @@ ASKED = _verb("http://adlnet.gov/expapi/verbs/asked")
 
 
 def _erb_id(verb: dict[str, Any], timestamp: str) -> str:
-    """ERB's statement id: uuid5(uuid5(NAMESPACE_DNS, verb_json), actor_json + "-" + time), the
-    JSON as tincan writes it (json.dumps, its key order), the time as the log has it."""
-    verb_json = json.dumps({"id": verb["id"], "display": verb["display"]})
-    actor_json = json.dumps({"objectType": "Agent", "account": {"name": LEARNER, "homePage": LMS}})
-    namespace = uuid.uuid5(uuid.NAMESPACE_DNS, verb_json)
-    return str(uuid.uuid5(namespace, f"{actor_json}-{timestamp}"))
+    return erb_statement_id(verb, LEARNER, LMS, timestamp)
 
 
 @pytest.fixture(scope="module")
 def translator(tmp_path_factory: pytest.TempPathFactory) -> Translator:
-    tmp_path = tmp_path_factory.mktemp("erb-grades")
-    actors = tmp_path / "actors.csv"
-    actors.write_text(f"user_id,anonymous_id,username\n52,{LEARNER},grace\n", encoding="utf-8")
-    courses = tmp_path / "courses.csv"
-    courses.write_text(f'course_id,display_name\n{COURSE},"Chemistry, II"\n')
-    settings = Settings(
-        lms_root_url=LMS,
-        pseudonym_secret="erb-grades-test",
-        overlays=overlay_dirs((Path("erb-compat"),)),
-        actor_map=actors,
-        course_names=courses,
-        mapping_vars=(("transformer_version", VERSION),),
+    folder = tmp_path_factory.mktemp("erb-grades")
+    return erb_compat_translator(
+        folder,
+        XAPI,
+        lms=LMS,
+        actor_row=f"52,{LEARNER},grace",
+        course_rows=f'{COURSE},"Chemistry, II"',
+        version=VERSION,
     )
-    return Translator(load_plan(settings, XAPI, environ={}), id_namespace=settings.id_namespace)
 
 
 def _time(second: int) -> str:
